@@ -1,0 +1,427 @@
+/**
+ * The Pulse client: {@linkcode Client} sends samples and reads them back,
+ * pipelining concurrent calls on one connection.
+ *
+ * @example Usage
+ * ```ts
+ * import { Client, serve } from "@pulse/metrics";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * await using server = serve({ port: 0 });
+ * await using client = new Client("127.0.0.1", server.addr.port, {
+ *   timeout: 15_000,
+ * });
+ * await client.put("palm.cpu", 0.5, 1150864247);
+ * await client.put("palm.cpu", 2.0, 1150864248);
+ * assertEquals(await client.get("*"), {
+ *   "palm.cpu": [[1150864247, 0.5], [1150864248, 2.0]],
+ * });
+ * ```
+ *
+ * @module
+ */
+
+import { writeAll } from "./_write_all.ts";
+import {
+  findAnswerEnd,
+  formatValue,
+  KeyDecoder,
+  parseSampleLine,
+} from "./protocol.ts";
+import { isKey } from "./store.ts";
+
+/** Options of {@linkcode Client}. */
+export interface ClientOptions {
+  /**
+   * Milliseconds to wait for a connection and for each answer before the
+   * call fails; no limit when unset.
+   *
+   * @default {undefined}
+   */
+  timeout?: number;
+}
+
+/** Samples by key, as {@linkcode Client.get} returns them. */
+export type Samples = Record<string, [timestamp: number, value: number][]>;
+
+/**
+ * What every failed call of a {@linkcode Client} rejects with: an error
+ * answer, a malformed answer, a connection that failed or closed, a timeout,
+ * or arguments that cannot be sent.
+ *
+ * @example Usage
+ * ```ts
+ * import { Client, ClientError } from "@pulse/metrics";
+ * import { assert } from "node:assert/strict";
+ *
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const port = listener.addr.port;
+ * listener.close();
+ * const client = new Client("127.0.0.1", port);
+ * try {
+ *   await client.put("palm.cpu", 1);
+ * } catch (error) {
+ *   assert(error instanceof ClientError);
+ * } finally {
+ *   client.close();
+ * }
+ * ```
+ */
+export class ClientError extends Error {
+  /**
+   * Creates an error.
+   *
+   * @param message What went wrong.
+   * @param options The underlying error as `cause`, if any.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ClientError";
+  }
+}
+
+/** A call waiting for its answer. */
+interface Pending {
+  resolve: (lines: Uint8Array[]) => void;
+  reject: (error: ClientError) => void;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+const ENCODER = new TextEncoder();
+const DECODER = new TextDecoder();
+const OK = ENCODER.encode("ok");
+const ERROR = ENCODER.encode("error");
+
+/** An error's message as the tail of a sentence: "connection refused". */
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/ \(os error \d+\)$/, "").replace(
+    /^[A-Z](?=[a-z])/,
+    (first) => first.toLowerCase(),
+  );
+}
+
+function equals(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/**
+ * A connection to a Pulse server, made on first use and made again after a
+ * failure. Calls may overlap: they are pipelined on the one connection and
+ * their answers matched in order.
+ *
+ * @example Usage
+ * ```ts
+ * import { Client, serve } from "@pulse/metrics";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * await using server = serve({ port: 0 });
+ * await using client = new Client("127.0.0.1", server.addr.port);
+ * await Promise.all([
+ *   client.put("eardrum.cpu", 3, 1150864250),
+ *   client.put("eardrum.cpu", 4, 1150864251),
+ * ]);
+ * assertEquals(await client.get("eardrum.cpu"), {
+ *   "eardrum.cpu": [[1150864250, 3], [1150864251, 4]],
+ * });
+ * ```
+ */
+export class Client implements AsyncDisposable {
+  #hostname: string;
+  #port: number;
+  #timeout: number | undefined;
+  #conn: Deno.Conn | undefined;
+  #connecting: Promise<Deno.Conn> | undefined;
+  // First in, first out: settled calls before `#head` are `undefined`.
+  #pending: (Pending | undefined)[] = [];
+  #head = 0;
+  #reading: Promise<void> | undefined;
+  #outbox: string[] = [];
+  #flushing: Promise<void> | undefined;
+  #keys = new KeyDecoder();
+
+  /**
+   * Creates a client; it connects on first use.
+   *
+   * @param hostname The server's address, such as `"127.0.0.1"`.
+   * @param port The server's port, such as `8888`.
+   * @param options The timeout.
+   */
+  constructor(hostname: string, port: number, options: ClientOptions = {}) {
+    this.#hostname = hostname;
+    this.#port = port;
+    this.#timeout = options.timeout;
+  }
+
+  /**
+   * Stores a sample.
+   *
+   * @param metric The series' name: not empty, no whitespace.
+   * @param value A finite number.
+   * @param timestamp Unix seconds; now when left out.
+   * @returns A promise that resolves once the server has stored the sample.
+   * @throws {ClientError} When the arguments cannot be sent, the server
+   * answers with an error, or the connection fails.
+   */
+  async put(
+    metric: string,
+    value: number,
+    timestamp: number = Math.floor(Date.now() / 1000),
+  ): Promise<void> {
+    if (!isKey(metric)) {
+      throw new ClientError(
+        `Cannot put ${
+          JSON.stringify(metric)
+        }: a key is not empty and holds no whitespace`,
+      );
+    }
+    if (!Number.isFinite(value)) {
+      throw new ClientError(`Cannot put ${value}: not a finite number`);
+    }
+    if (!Number.isSafeInteger(timestamp)) {
+      throw new ClientError(
+        `Cannot put at ${timestamp}: not a safe integer timestamp`,
+      );
+    }
+    const lines = await this.#call(
+      `put ${metric} ${formatValue(value)} ${timestamp}\n`,
+    );
+    if (lines.length !== 0) throw this.#malformed("put", lines);
+  }
+
+  /**
+   * Reads the samples of one series, or of all with `"*"`.
+   *
+   * @param metric The series' name, or `"*"`.
+   * @returns Samples by key, each list sorted by timestamp; `{}` when there
+   * is no data.
+   * @throws {ClientError} When the key cannot be sent, the server answers
+   * with an error or a malformed answer, or the connection fails.
+   */
+  async get(metric: string): Promise<Samples> {
+    if (!isKey(metric)) {
+      throw new ClientError(
+        `Cannot get ${
+          JSON.stringify(metric)
+        }: a key is not empty and holds no whitespace`,
+      );
+    }
+    const lines = await this.#call(`get ${metric}\n`);
+    const samples: Samples = {};
+    for (const line of lines) {
+      const sample = parseSampleLine(line, 0, line.length, this.#keys);
+      if (sample === undefined) throw this.#malformed("get", [line]);
+      const [key, timestamp, value] = sample;
+      (samples[key] ??= []).push([timestamp, value]);
+    }
+    for (const list of Object.values(samples)) {
+      list.sort((a, b) => a[0] - b[0]);
+    }
+    return samples;
+  }
+
+  /**
+   * Checks that the server answers.
+   *
+   * @returns A promise that resolves once the server has answered `pong`.
+   * @throws {ClientError} When it does not.
+   */
+  async ping(): Promise<void> {
+    const lines = await this.#call("ping\n");
+    if (lines.length !== 1 || DECODER.decode(lines[0]) !== "pong") {
+      throw this.#malformed("ping", lines);
+    }
+  }
+
+  /**
+   * Closes the connection; calls still waiting fail with a
+   * {@linkcode ClientError}. The client may be used again afterwards.
+   */
+  close(): void {
+    this.#fail(new ClientError("Cannot finish the call: the client closed"));
+  }
+
+  /** Closes the connection and waits for its reader to stop. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    const reading = this.#reading;
+    this.close();
+    await reading;
+  }
+
+  #malformed(command: string, lines: Uint8Array[]): ClientError {
+    const text = lines.map((line) => DECODER.decode(line)).join("\\n");
+    return new ClientError(
+      `Cannot read the answer to ${command}: malformed answer "${text}"`,
+    );
+  }
+
+  async #call(request: string): Promise<Uint8Array[]> {
+    const { promise, resolve, reject } = Promise.withResolvers<Uint8Array[]>();
+    const pending: Pending = { resolve, reject };
+    this.#pending.push(pending);
+    if (this.#timeout !== undefined) {
+      const timeout = this.#timeout;
+      pending.timer = setTimeout(() => {
+        // Later answers would be out of step with their calls: start over.
+        this.#fail(
+          new ClientError(`Cannot get an answer within ${timeout} ms`),
+        );
+      }, timeout);
+    }
+    this.#outbox.push(request);
+    this.#flushing ??= this.#flush().finally(() => this.#flushing = undefined);
+    return await promise;
+  }
+
+  /** Sends what calls queued, many requests per write, in call order. */
+  async #flush(): Promise<void> {
+    try {
+      while (this.#outbox.length > 0) {
+        const conn = await this.#connect();
+        const requests = this.#outbox.join("");
+        this.#outbox = [];
+        await writeAll(conn, ENCODER.encode(requests));
+      }
+    } catch (error) {
+      this.#outbox = [];
+      this.#fail(
+        error instanceof ClientError ? error : new ClientError(
+          `Cannot send to ${this.#address}: ${describe(error)}`,
+          { cause: error },
+        ),
+      );
+    }
+  }
+
+  get #address(): string {
+    return `${this.#hostname}:${this.#port}`;
+  }
+
+  #connect(): Promise<Deno.Conn> {
+    if (this.#conn !== undefined) return Promise.resolve(this.#conn);
+    this.#connecting ??= (async () => {
+      try {
+        const conn = await Deno.connect({
+          hostname: this.#hostname,
+          port: this.#port,
+        });
+        this.#conn = conn;
+        this.#reading = this.#read(conn);
+        return conn;
+      } catch (error) {
+        throw new ClientError(
+          `Cannot connect to ${this.#address}: ${describe(error)}`,
+          { cause: error },
+        );
+      } finally {
+        this.#connecting = undefined;
+      }
+    })();
+    return this.#connecting;
+  }
+
+  /** The one reader: splits answers and hands them to calls in order. */
+  async #read(conn: Deno.Conn): Promise<void> {
+    let buffer = new Uint8Array(16 * 1024);
+    let filled = 0;
+    let searchFrom = 0; // no answer ends before this
+    try {
+      while (true) {
+        if (filled === buffer.length) {
+          const grown = new Uint8Array(buffer.length * 2);
+          grown.set(buffer);
+          buffer = grown;
+        }
+        const n = await conn.read(buffer.subarray(filled));
+        if (n === null) {
+          throw new ClientError(
+            `Cannot read from ${this.#address}: the server closed the connection`,
+          );
+        }
+        filled += n;
+        let start = 0;
+        let end = findAnswerEnd(buffer, searchFrom, filled);
+        while (end !== -1) {
+          this.#answer(buffer.slice(start, end));
+          start = end;
+          end = findAnswerEnd(buffer, start, filled);
+        }
+        if (conn !== this.#conn) return;
+        buffer.copyWithin(0, start, filled);
+        filled -= start;
+        // The last byte may be the first half of the empty line.
+        searchFrom = Math.max(0, filled - 1);
+      }
+    } catch (error) {
+      if (conn !== this.#conn) return;
+      this.#fail(
+        error instanceof ClientError ? error : new ClientError(
+          `Cannot read from ${this.#address}: ${describe(error)}`,
+          { cause: error },
+        ),
+      );
+    }
+  }
+
+  /** Settles the oldest call with one complete answer. */
+  #answer(answer: Uint8Array): void {
+    const pending = this.#pending[this.#head];
+    if (pending === undefined) {
+      this.#fail(new ClientError("Cannot match an answer: none was asked for"));
+      return;
+    }
+    this.#pending[this.#head++] = undefined;
+    // Drop the settled front of the queue now and then, not per answer.
+    if (this.#head >= 1024 && this.#head * 2 >= this.#pending.length) {
+      this.#pending = this.#pending.slice(this.#head);
+      this.#head = 0;
+    }
+    clearTimeout(pending.timer);
+    // The answer's lines, without the empty line that ends it.
+    const lines: Uint8Array[] = [];
+    let start = 0;
+    for (
+      let i = answer.indexOf(0x0a);
+      i !== -1;
+      i = answer.indexOf(0x0a, start)
+    ) {
+      if (i === start) break;
+      lines.push(answer.subarray(start, i));
+      start = i + 1;
+    }
+    const status = lines.shift();
+    if (status !== undefined && equals(status, OK)) {
+      pending.resolve(lines);
+    } else if (
+      status !== undefined && equals(status, ERROR) && lines.length === 1
+    ) {
+      pending.reject(
+        new ClientError(`The server answered: ${DECODER.decode(lines[0])}`),
+      );
+    } else {
+      const text = DECODER.decode(answer).replaceAll("\n", "\\n");
+      this.#fail(
+        new ClientError(`Cannot read the answer: malformed answer "${text}"`),
+      );
+    }
+  }
+
+  /** Fails every waiting call and drops the connection. */
+  #fail(error: ClientError): void {
+    const pending = this.#pending.slice(this.#head) as Pending[];
+    this.#pending = [];
+    this.#head = 0;
+    const conn = this.#conn;
+    this.#conn = undefined;
+    this.#reading = undefined;
+    try {
+      conn?.close();
+    } catch {
+      // Already closed.
+    }
+    for (const call of pending) {
+      clearTimeout(call.timer);
+      call.reject(error);
+    }
+  }
+}

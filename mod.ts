@@ -1,0 +1,48 @@
+/**
+ * Pulse: a metrics server and client for Deno, speaking the plain-text
+ * put/get protocol of the well-known course byte for byte.
+ *
+ * Machines send numeric samples (`put palm.cpu 10.6 1501864247`) over TCP and
+ * read them back (`get palm.cpu`, `get *`). {@linkcode serve} runs the server,
+ * {@linkcode Client} talks to one, and {@linkcode Store} is the in-memory
+ * store they share.
+ *
+ * @example The course's client example
+ * ```ts
+ * import { Client, serve } from "@pulse/metrics";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * await using server = serve({ port: 0 });
+ * await using client = new Client("127.0.0.1", server.addr.port, {
+ *   timeout: 15_000,
+ * });
+ * await client.put("palm.cpu", 0.5, 1150864247);
+ * await client.put("palm.cpu", 2.0, 1150864248);
+ * await client.put("palm.cpu", 0.5, 1150864248);
+ * await client.put("eardrum.cpu", 3, 1150864250);
+ * assertEquals(await client.get("*"), {
+ *   "palm.cpu": [[1150864247, 0.5], [1150864248, 0.5]],
+ *   "eardrum.cpu": [[1150864250, 3]],
+ * });
+ * assertEquals(await client.get("non_existing_key"), {});
+ * ```
+ *
+ * @module
+ */
+
+export {
+  Client,
+  ClientError,
+  type ClientOptions,
+  type Samples,
+} from "./client.ts";
+export {
+  DEFAULT_HOSTNAME,
+  DEFAULT_PORT,
+  runServer,
+  serve,
+  type ServeOptions,
+  type Server,
+} from "./server.ts";
+export { isKey, Series, Store, type StoreStats } from "./store.ts";
+export { formatValue } from "./protocol.ts";

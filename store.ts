@@ -1,0 +1,359 @@
+/**
+ * The in-memory store that all connections share: series of samples, each
+ * sorted by timestamp, keyed by name in the order they were first put.
+ *
+ * Pure TypeScript with no I/O, so that the server, the durability layer and
+ * tests can all drive it directly.
+ *
+ * @example Usage
+ * ```ts
+ * import { Store } from "@pulse/metrics";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * const store = new Store();
+ * store.put("palm.cpu", 0.5, 1150864247);
+ * store.put("palm.cpu", 2.0, 1150864248);
+ * assertEquals(store.get("palm.cpu")?.toArray(), [
+ *   [1150864247, 0.5],
+ *   [1150864248, 2.0],
+ * ]);
+ * ```
+ *
+ * @module
+ */
+
+// Samples per chunk. Series grow by whole chunks rather than by copying one
+// ever larger array: copies leave garbage behind that the allocator keeps
+// resident, while fixed chunks cost a few bytes of headers per sample.
+const CHUNK_SIZE = 512;
+// A new series starts this small, so that many short series stay cheap.
+const FIRST_CHUNK_SIZE = 4;
+
+/** One run of samples: timestamps and values as columns in one buffer. */
+class Chunk {
+  timestamps: Float64Array;
+  values: Float64Array;
+  length = 0;
+
+  constructor(capacity: number) {
+    const buffer = new ArrayBuffer(capacity * 16);
+    this.timestamps = new Float64Array(buffer, 0, capacity);
+    this.values = new Float64Array(buffer, capacity * 8, capacity);
+  }
+
+  get capacity(): number {
+    return this.timestamps.length;
+  }
+
+  get first(): number {
+    return this.timestamps[0];
+  }
+
+  get last(): number {
+    return this.timestamps[this.length - 1];
+  }
+
+  /** The index of the first timestamp >= `timestamp`, or `length`. */
+  lowerBound(timestamp: number): number {
+    let low = 0;
+    let high = this.length;
+    const timestamps = this.timestamps;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (timestamps[mid] < timestamp) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  /** Inserts at `index`, shifting later samples; there must be room. */
+  insert(index: number, timestamp: number, value: number): void {
+    const { timestamps, values } = this;
+    timestamps.copyWithin(index + 1, index, this.length);
+    values.copyWithin(index + 1, index, this.length);
+    timestamps[index] = timestamp;
+    values[index] = value;
+    this.length++;
+  }
+
+  /** A copy with room for `capacity` samples. */
+  resized(capacity: number): Chunk {
+    const chunk = new Chunk(capacity);
+    chunk.timestamps.set(this.timestamps.subarray(0, this.length));
+    chunk.values.set(this.values.subarray(0, this.length));
+    chunk.length = this.length;
+    return chunk;
+  }
+
+  /** Moves the samples from `index` on into a new chunk and returns it. */
+  split(index: number): Chunk {
+    const chunk = new Chunk(CHUNK_SIZE);
+    chunk.timestamps.set(this.timestamps.subarray(index, this.length));
+    chunk.values.set(this.values.subarray(index, this.length));
+    chunk.length = this.length - index;
+    this.length = index;
+    return chunk;
+  }
+}
+
+/** One named series of samples, sorted by timestamp, one value per second. */
+export class Series {
+  /** The series' name. */
+  readonly key: string;
+  #chunks: Chunk[] = [];
+  #length = 0;
+
+  /**
+   * Creates an empty series. Series are normally made by
+   * {@linkcode Store.put}.
+   *
+   * @param key The series' name.
+   */
+  constructor(key: string) {
+    this.key = key;
+  }
+
+  /** How many samples the series holds. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** The earliest timestamp, or `undefined` when the series is empty. */
+  get first(): number | undefined {
+    return this.#length === 0 ? undefined : this.#chunks[0].first;
+  }
+
+  /** The latest timestamp, or `undefined` when the series is empty. */
+  get last(): number | undefined {
+    return this.#length === 0 ? undefined : this.#chunks.at(-1)!.last;
+  }
+
+  /**
+   * Stores a sample, replacing the value of an equal timestamp. Appending in
+   * timestamp order is O(1); an earlier timestamp costs a binary search and
+   * a shift within one chunk.
+   *
+   * @param timestamp A safe integer.
+   * @param value A finite number.
+   * @returns `true` when the sample is new, `false` when it replaced one.
+   */
+  put(timestamp: number, value: number): boolean {
+    const chunks = this.#chunks;
+    let chunk = chunks[chunks.length - 1];
+    if (chunk === undefined) {
+      chunk = new Chunk(FIRST_CHUNK_SIZE);
+      chunks.push(chunk);
+    } else if (timestamp <= chunk.last) {
+      return this.#putEarlier(timestamp, value);
+    }
+    if (chunk.length === chunk.capacity) {
+      if (chunk.capacity < CHUNK_SIZE) {
+        chunk = chunk.resized(Math.min(chunk.capacity * 4, CHUNK_SIZE));
+        chunks[chunks.length - 1] = chunk;
+      } else {
+        chunk = new Chunk(CHUNK_SIZE);
+        chunks.push(chunk);
+      }
+    }
+    chunk.timestamps[chunk.length] = timestamp;
+    chunk.values[chunk.length] = value;
+    chunk.length++;
+    this.#length++;
+    return true;
+  }
+
+  #putEarlier(timestamp: number, value: number): boolean {
+    const chunks = this.#chunks;
+    const c = this.#chunkFor(timestamp);
+    let chunk = chunks[c];
+    const index = chunk.lowerBound(timestamp);
+    if (index < chunk.length && chunk.timestamps[index] === timestamp) {
+      chunk.values[index] = value;
+      return false;
+    }
+    if (chunk.length === chunk.capacity) {
+      if (chunk.capacity < CHUNK_SIZE) {
+        chunk = chunk.resized(Math.min(chunk.capacity * 4, CHUNK_SIZE));
+        chunks[c] = chunk;
+      } else {
+        const tail = chunk.split(CHUNK_SIZE / 2);
+        chunks.splice(c + 1, 0, tail);
+        if (index > chunk.length) {
+          tail.insert(index - chunk.length, timestamp, value);
+          this.#length++;
+          return true;
+        }
+      }
+    }
+    chunk.insert(index, timestamp, value);
+    this.#length++;
+    return true;
+  }
+
+  /** The index of the chunk where `timestamp` belongs or would be. */
+  #chunkFor(timestamp: number): number {
+    const chunks = this.#chunks;
+    let low = 0;
+    let high = chunks.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >>> 1;
+      if (chunks[mid].first <= timestamp) low = mid;
+      else high = mid - 1;
+    }
+    return low;
+  }
+
+  /**
+   * Copies the samples with `from <= timestamp <= to`, in order, into the
+   * given arrays, as many as fit. Call again with `from` just past the last
+   * timestamp copied to read on: a cursor that stays right even when samples
+   * are put between the calls. Costs O(log n + copied).
+   *
+   * @param from The earliest timestamp wanted.
+   * @param to The latest timestamp wanted.
+   * @param timestamps Where the timestamps go.
+   * @param values Where the values go; at least as long as `timestamps`.
+   * @returns How many samples were copied.
+   */
+  read(
+    from: number,
+    to: number,
+    timestamps: Float64Array,
+    values: Float64Array,
+  ): number {
+    const chunks = this.#chunks;
+    if (this.#length === 0 || from > to) return 0;
+    let c = this.#chunkFor(from);
+    let index = chunks[c].lowerBound(from);
+    let copied = 0;
+    while (c < chunks.length && copied < timestamps.length) {
+      const chunk = chunks[c];
+      let stop = Math.min(chunk.length, index + timestamps.length - copied);
+      if (chunk.timestamps[stop - 1] > to) stop = chunk.lowerBound(to + 1);
+      if (stop > index) {
+        timestamps.set(chunk.timestamps.subarray(index, stop), copied);
+        values.set(chunk.values.subarray(index, stop), copied);
+        copied += stop - index;
+      }
+      if (stop < chunk.length) break;
+      c++;
+      index = 0;
+    }
+    return copied;
+  }
+
+  /**
+   * All samples as `[timestamp, value]` pairs, sorted by timestamp; for tests
+   * and small series.
+   *
+   * @returns A new array of pairs.
+   */
+  toArray(): [timestamp: number, value: number][] {
+    const pairs: [number, number][] = [];
+    for (const chunk of this.#chunks) {
+      for (let i = 0; i < chunk.length; i++) {
+        pairs.push([chunk.timestamps[i], chunk.values[i]]);
+      }
+    }
+    return pairs;
+  }
+}
+
+/** Statistics of a {@linkcode Store}. */
+export interface StoreStats {
+  /** How many series there are. */
+  series: number;
+  /** How many samples there are in all series. */
+  samples: number;
+}
+
+/**
+ * Series by name, in the order their names were first put.
+ */
+export class Store {
+  #series = new Map<string, Series>();
+  #samples = 0;
+
+  /**
+   * Stores a sample. The same key and timestamp again replaces the value.
+   *
+   * @param key The series' name: not empty, no whitespace.
+   * @param value A finite number.
+   * @param timestamp Unix seconds, a safe integer.
+   * @throws {TypeError} When the key is empty or holds whitespace.
+   * @throws {RangeError} When the value is not finite or the timestamp not a
+   * safe integer.
+   */
+  put(key: string, value: number, timestamp: number): void {
+    if (!Number.isFinite(value)) {
+      throw new RangeError(`Cannot put ${value}: not a finite number`);
+    }
+    if (!Number.isSafeInteger(timestamp)) {
+      throw new RangeError(
+        `Cannot put at ${timestamp}: not a safe integer timestamp`,
+      );
+    }
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      if (!isKey(key)) {
+        throw new TypeError(
+          `Cannot put ${
+            JSON.stringify(key)
+          }: a key is not empty and holds no whitespace`,
+        );
+      }
+      series = new Series(key);
+      this.#series.set(key, series);
+    }
+    if (series.put(timestamp, value)) this.#samples++;
+  }
+
+  /**
+   * The series named `key`.
+   *
+   * @param key The series' name.
+   * @returns The series, or `undefined` when nothing was put under it.
+   */
+  get(key: string): Series | undefined {
+    return this.#series.get(key);
+  }
+
+  /**
+   * Every series in the order their keys were first put. The iterator stays
+   * valid while series are added or deleted: it sees the new ones.
+   *
+   * @returns An iterator of series.
+   */
+  series(): MapIterator<Series> {
+    return this.#series.values();
+  }
+
+  /**
+   * Removes the series named `key`.
+   *
+   * @param key The series' name.
+   * @returns Whether there was such a series.
+   */
+  delete(key: string): boolean {
+    const series = this.#series.get(key);
+    if (series === undefined) return false;
+    this.#samples -= series.length;
+    return this.#series.delete(key);
+  }
+
+  /** How many series and samples the store holds. */
+  get stats(): StoreStats {
+    return { series: this.#series.size, samples: this.#samples };
+  }
+}
+
+/**
+ * Whether `key` can name a series: not empty, and free of the whitespace that
+ * separates tokens on the wire.
+ *
+ * @param key A candidate name.
+ * @returns Whether it is valid.
+ */
+export function isKey(key: string): boolean {
+  return key.length > 0 && !/[\s]/.test(key);
+}
