@@ -5,7 +5,7 @@
  * @example Usage
  * ```ts
  * import { Client, serve } from "@pulse/metrics";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
  * await using server = serve({ port: 0 });
  * await using client = new Client("127.0.0.1", server.addr.port, {
@@ -13,7 +13,7 @@
  * });
  * await client.put("palm.cpu", 0.5, 1150864247);
  * await client.put("palm.cpu", 2.0, 1150864248);
- * assertEquals(await client.get("*"), {
+ * deepEqual(await client.get("*"), {
  *   "palm.cpu": [[1150864247, 0.5], [1150864248, 2.0]],
  * });
  * ```
@@ -52,7 +52,7 @@ export type Samples = Record<string, [timestamp: number, value: number][]>;
  * @example Usage
  * ```ts
  * import { Client, ClientError } from "@pulse/metrics";
- * import { assert } from "node:assert/strict";
+ * import { ok } from "node:assert/strict";
  *
  * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * const port = listener.addr.port;
@@ -61,7 +61,7 @@ export type Samples = Record<string, [timestamp: number, value: number][]>;
  * try {
  *   await client.put("palm.cpu", 1);
  * } catch (error) {
- *   assert(error instanceof ClientError);
+ *   ok(error instanceof ClientError);
  * } finally {
  *   client.close();
  * }
@@ -113,7 +113,7 @@ function equals(a: Uint8Array, b: Uint8Array): boolean {
  * @example Usage
  * ```ts
  * import { Client, serve } from "@pulse/metrics";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
  * await using server = serve({ port: 0 });
  * await using client = new Client("127.0.0.1", server.addr.port);
@@ -121,7 +121,7 @@ function equals(a: Uint8Array, b: Uint8Array): boolean {
  *   client.put("eardrum.cpu", 3, 1150864250),
  *   client.put("eardrum.cpu", 4, 1150864251),
  * ]);
- * assertEquals(await client.get("eardrum.cpu"), {
+ * deepEqual(await client.get("eardrum.cpu"), {
  *   "eardrum.cpu": [[1150864250, 3], [1150864251, 4]],
  * });
  * ```

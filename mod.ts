@@ -10,7 +10,7 @@
  * @example The course's client example
  * ```ts
  * import { Client, serve } from "@pulse/metrics";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
  * await using server = serve({ port: 0 });
  * await using client = new Client("127.0.0.1", server.addr.port, {
@@ -20,11 +20,11 @@
  * await client.put("palm.cpu", 2.0, 1150864248);
  * await client.put("palm.cpu", 0.5, 1150864248);
  * await client.put("eardrum.cpu", 3, 1150864250);
- * assertEquals(await client.get("*"), {
+ * deepEqual(await client.get("*"), {
  *   "palm.cpu": [[1150864247, 0.5], [1150864248, 0.5]],
  *   "eardrum.cpu": [[1150864250, 3]],
  * });
- * assertEquals(await client.get("non_existing_key"), {});
+ * deepEqual(await client.get("non_existing_key"), {});
  * ```
  *
  * @module

@@ -9,10 +9,10 @@
  * @example Printing a value the way the course's Python graders expect
  * ```ts
  * import { formatValue } from "@pulse/metrics";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
- * assertEquals(formatValue(10), "10.0");
- * assertEquals(formatValue(1e16), "1e+16");
+ * deepEqual(formatValue(10), "10.0");
+ * deepEqual(formatValue(1e16), "1e+16");
  * ```
  *
  * @module
@@ -325,11 +325,11 @@ export function parseRequest(
  * @example Usage
  * ```ts
  * import { formatValue } from "@pulse/metrics";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
- * assertEquals(formatValue(4200000), "4200000.0");
- * assertEquals(formatValue(0.00001), "1e-05");
- * assertEquals(formatValue(-0), "-0.0");
+ * deepEqual(formatValue(4200000), "4200000.0");
+ * deepEqual(formatValue(0.00001), "1e-05");
+ * deepEqual(formatValue(-0), "-0.0");
  * ```
  *
  * @param value A finite number.

@@ -11,12 +11,12 @@
  * @example Serving on a free port and talking to it
  * ```ts
  * import { Client, serve } from "@pulse/metrics";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
  * await using server = serve({ port: 0 });
  * await using client = new Client(server.addr.hostname, server.addr.port);
  * await client.put("palm.cpu", 0.5, 1150864247);
- * assertEquals(await client.get("palm.cpu"), {
+ * deepEqual(await client.get("palm.cpu"), {
  *   "palm.cpu": [[1150864247, 0.5]],
  * });
  * ```
@@ -180,10 +180,11 @@ function isHangUp(error: unknown): boolean {
  * @example Usage
  * ```ts
  * import { serve } from "@pulse/metrics";
+ * import { ok } from "node:assert/strict";
  *
  * const controller = new AbortController();
  * const server = serve({ port: 0, signal: controller.signal });
- * console.log(`listening on port ${server.addr.port}`);
+ * ok(server.addr.port > 0);
  * controller.abort();
  * await server.finished;
  * ```

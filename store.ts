@@ -8,12 +8,12 @@
  * @example Usage
  * ```ts
  * import { Store } from "@pulse/metrics";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
  * const store = new Store();
  * store.put("palm.cpu", 0.5, 1150864247);
  * store.put("palm.cpu", 2.0, 1150864248);
- * assertEquals(store.get("palm.cpu")?.toArray(), [
+ * deepEqual(store.get("palm.cpu")?.toArray(), [
  *   [1150864247, 0.5],
  *   [1150864248, 2.0],
  * ]);
