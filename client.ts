@@ -21,6 +21,7 @@
  * @module
  */
 
+import { describe } from "./_describe.ts";
 import { writeAll } from "./_write_all.ts";
 import {
   findAnswerEnd,
@@ -91,15 +92,6 @@ const ENCODER = new TextEncoder();
 const DECODER = new TextDecoder();
 const OK = ENCODER.encode("ok");
 const ERROR = ENCODER.encode("error");
-
-/** An error's message as the tail of a sentence: "connection refused". */
-function describe(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/ \(os error \d+\)$/, "").replace(
-    /^[A-Z](?=[a-z])/,
-    (first) => first.toLowerCase(),
-  );
-}
 
 function equals(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);

@@ -40,9 +40,22 @@ export {
   DEFAULT_HOSTNAME,
   DEFAULT_PORT,
   runServer,
+  type RunServerOptions,
   serve,
   type ServeOptions,
   type Server,
 } from "./server.ts";
 export { isKey, Series, Store, type StoreStats } from "./store.ts";
 export { formatValue } from "./protocol.ts";
+export {
+  DEFAULT_COMPACT_BYTES,
+  openStorage,
+  type RestoreSummary,
+  type Storage,
+  type StorageOptions,
+} from "./persist/storage.ts";
+export {
+  type FsyncPolicy,
+  Journal,
+  type JournalOptions,
+} from "./persist/journal.ts";

@@ -455,10 +455,35 @@ export class AnswerWriter {
     this.#buffer[this.#length++] = NEWLINE;
   }
 
+  /**
+   * Turns the `ok\n\n` answers that start at `offsets` into
+   * `error\n<message>\n\n`: for puts that turned out not to be stored.
+   *
+   * @param offsets Where those answers start, in increasing order.
+   * @param message What went wrong, one line.
+   */
+  failAt(offsets: readonly number[], message: string): void {
+    const written = this.bytes().slice();
+    this.reset();
+    let from = 0;
+    for (const at of offsets) {
+      this.#append(written.subarray(from, at));
+      this.error(message);
+      from = at + 4;
+    }
+    this.#append(written.subarray(from));
+  }
+
   /** Writes the empty line that ends an answer with data lines. */
   end(): void {
     this.#reserve(1);
     this.#byte(NEWLINE);
+  }
+
+  #append(bytes: Uint8Array): void {
+    this.#reserve(bytes.length);
+    this.#buffer.set(bytes, this.#length);
+    this.#length += bytes.length;
   }
 
   #byte(b: number): void {

@@ -25,6 +25,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { describe } from "./_describe.ts";
 import { DEFAULT_MAX_LINE_LENGTH, readLines } from "./_lines.ts";
 import { writeAll } from "./_write_all.ts";
 import {
@@ -35,6 +36,8 @@ import {
   WRONG_COMMAND,
 } from "./protocol.ts";
 import { type Series, Store } from "./store.ts";
+import { FSYNC_POLICIES, type FsyncPolicy } from "./persist/journal.ts";
+import { openStorage, type Storage } from "./persist/storage.ts";
 
 /** The course's address: where the server listens unless told otherwise. */
 export const DEFAULT_HOSTNAME = "127.0.0.1";
@@ -62,11 +65,20 @@ export interface ServeOptions {
    */
   signal?: AbortSignal;
   /**
-   * The store to serve; pass one to share it or to look into it.
+   * The store to serve, in memory only; pass one to share it or to look
+   * into it. Leave it out when passing `storage`.
    *
    * @default {new Store()}
    */
   store?: Store;
+  /**
+   * A data directory opened with {@linkcode openStorage}: its store is
+   * served and every change is appended to its log, so that puts are
+   * acknowledged by its fsync policy.
+   *
+   * @default {undefined}
+   */
+  storage?: Storage;
   /**
    * The longest request line, in bytes; a longer one is discarded as it
    * arrives and answered with an error.
@@ -165,6 +177,11 @@ class ReadCursor {
   }
 }
 
+/** The error answer to a put that could not be logged. */
+function storeFailure(error: Error): string {
+  return `cannot write the log: ${describe(error)}`;
+}
+
 function isHangUp(error: unknown): boolean {
   return error instanceof Deno.errors.ConnectionReset ||
     error instanceof Deno.errors.BrokenPipe ||
@@ -194,7 +211,11 @@ function isHangUp(error: unknown): boolean {
  * @throws {Deno.errors.AddrInUse} When the port is taken.
  */
 export function serve(options: ServeOptions = {}): Server {
-  const store = options.store ?? new Store();
+  if (options.store && options.storage) {
+    throw new TypeError("Cannot serve both a store and a storage's store");
+  }
+  const store = options.storage?.store ?? options.store ?? new Store();
+  const journal = options.storage?.journal;
   const maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
   const onError = options.onError ?? console.error;
   const keys = new KeyDecoder();
@@ -211,7 +232,17 @@ export function serve(options: ServeOptions = {}): Server {
   async function handle(connection: Connection): Promise<void> {
     const { conn } = connection;
     const out = new AnswerWriter();
+    // Where the answers of puts not yet committed to the log start.
+    const uncommitted: number[] = [];
     const flush = async () => {
+      if (uncommitted.length > 0) {
+        try {
+          await journal?.commit();
+        } catch (error) {
+          out.failAt(uncommitted, storeFailure(error as Error));
+        }
+        uncommitted.length = 0;
+      }
       await writeAll(conn, out.bytes());
       out.reset();
     };
@@ -226,7 +257,16 @@ export function serve(options: ServeOptions = {}): Server {
         if (request === undefined) continue;
         switch (request.command) {
           case "put":
-            store.put(request.key, request.value, request.timestamp);
+            if (journal === undefined) {
+              store.put(request.key, request.value, request.timestamp);
+            } else if (journal.failure !== undefined) {
+              out.error(storeFailure(journal.failure));
+              break;
+            } else {
+              store.put(request.key, request.value, request.timestamp);
+              journal.put(request.key, request.value, request.timestamp);
+              uncommitted.push(out.length);
+            }
             out.ok();
             break;
           case "get": {
@@ -322,33 +362,70 @@ export function serve(options: ServeOptions = {}): Server {
   };
 }
 
+/** Options of {@linkcode runServer}. */
+export interface RunServerOptions {
+  /**
+   * The data directory; samples are kept in memory only when unset, as the
+   * course's server does.
+   *
+   * @default {undefined}
+   */
+  data?: string;
+  /**
+   * When the log is fsynced, with a data directory.
+   *
+   * @default {"everysec"}
+   */
+  fsync?: FsyncPolicy;
+  /**
+   * The log size in bytes past which it is compacted into a snapshot.
+   *
+   * @default {67108864}
+   */
+  compactBytes?: number;
+}
+
 /**
  * Runs the server the way the course does, `run_server("127.0.0.1", 8888)`:
- * it prints where it listens and serves until SIGINT or SIGTERM.
+ * it prints where it listens and serves until SIGINT or SIGTERM, then
+ * answers what it received, writes and fsyncs its log, and returns.
  *
  * @example Usage
  * ```ts ignore
  * import { runServer } from "@pulse/metrics";
  *
- * await runServer("127.0.0.1", 8888);
+ * await runServer("127.0.0.1", 8888, { data: "./data" });
  * ```
  *
  * @param hostname The address to listen on.
  * @param port The port to listen on.
+ * @param options The data directory and its fsync policy.
  * @returns A promise that settles once the server has shut down.
+ * @throws {Deno.errors.AddrInUse} When the port is taken.
+ * @throws {Deno.errors.AlreadyExists} When another server uses the data
+ * directory.
  */
 export async function runServer(
   hostname: string = DEFAULT_HOSTNAME,
   port: number = DEFAULT_PORT,
+  options: RunServerOptions = {},
 ): Promise<void> {
   const controller = new AbortController();
   const stop = () => controller.abort();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, stop);
+  let storage: Storage | undefined;
   try {
+    if (options.data !== undefined) {
+      storage = await openStorage(options.data, {
+        fsync: options.fsync,
+        compactBytes: options.compactBytes,
+      });
+    }
     const server = serve({
       hostname,
       port,
+      storage,
       signal: controller.signal,
       onListen: (addr) =>
         console.error(`pulse: listening on ${addr.hostname}:${addr.port}`),
@@ -356,6 +433,7 @@ export async function runServer(
     await server.finished;
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, stop);
+    await storage?.close();
   }
 }
 
@@ -364,11 +442,20 @@ const HELP = `Usage: deno run -A server.ts [options]
 Serves Pulse's metrics protocol over TCP.
 
 Options:
-  --hostname HOST   address to listen on (default ${DEFAULT_HOSTNAME})
-  --port PORT       port to listen on, 0 for any free one (default ${DEFAULT_PORT})
-  --memory          keep samples in memory only
-  -h, --help        show this help
+  --hostname HOST     address to listen on (default ${DEFAULT_HOSTNAME})
+  --port PORT         port to listen on, 0 for any free one (default ${DEFAULT_PORT})
+  --data DIR          keep samples in DIR (default ./data)
+  --memory            keep samples in memory only, as the course's server does
+  --fsync POLICY      always: answer puts once on disk; everysec: fsync every
+                      second; no: leave it to the OS (default everysec)
+  --compact-bytes N   compact the log into a snapshot past N bytes (default 64 MiB)
+  -h, --help          show this help
 `;
+
+function usage(message: string): number {
+  console.error(`pulse: ${message}\n\n${HELP}`);
+  return 2;
+}
 
 /** The command line: parses `args` and serves until SIGINT or SIGTERM. */
 async function main(args: string[]): Promise<number> {
@@ -379,31 +466,45 @@ async function main(args: string[]): Promise<number> {
       options: {
         hostname: { type: "string", default: DEFAULT_HOSTNAME },
         port: { type: "string", default: String(DEFAULT_PORT) },
+        data: { type: "string", default: "./data" },
         memory: { type: "boolean", default: false },
+        fsync: { type: "string", default: "everysec" },
+        "compact-bytes": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
   } catch (error) {
-    console.error(`pulse: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
+    return usage((error as Error).message);
   }
   if (flags.help) {
     console.log(HELP);
     return 0;
   }
   const port = Number(flags.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`pulse: --port must be an integer from 0 to 65535`);
-    return 2;
+  if (!/^\d+$/.test(flags.port) || port > 65535) {
+    return usage("--port must be an integer from 0 to 65535");
+  }
+  const fsync = flags.fsync as FsyncPolicy;
+  if (!FSYNC_POLICIES.includes(fsync)) {
+    return usage("--fsync must be always, everysec or no");
+  }
+  const compactBytes = flags["compact-bytes"] === undefined
+    ? undefined
+    : Number(flags["compact-bytes"]);
+  if (
+    compactBytes !== undefined &&
+    !(Number.isSafeInteger(compactBytes) && compactBytes > 0)
+  ) {
+    return usage("--compact-bytes must be a positive integer");
   }
   try {
-    await runServer(flags.hostname, port);
+    await runServer(flags.hostname, port, {
+      data: flags.memory ? undefined : flags.data,
+      fsync,
+      compactBytes,
+    });
   } catch (error) {
-    console.error(
-      `pulse: Cannot listen on ${flags.hostname}:${port}: ${
-        (error as Error).message
-      }`,
-    );
+    console.error(`pulse: ${(error as Error).message}`);
     return 1;
   }
   return 0;

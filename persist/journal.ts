@@ -1,0 +1,298 @@
+/**
+ * The append-only log: every change to the store is added to an in-memory
+ * batch, sealed into one record per chunk of requests, and written by one
+ * writer task that also fsyncs by policy, like Redis's append-only file.
+ *
+ * - `always`: {@linkcode Journal.commit} resolves once the batch is on disk;
+ *   the batches of all connections that commit meanwhile share one fsync.
+ * - `everysec`: batches are written within a few milliseconds and fsynced
+ *   once a second.
+ * - `no`: batches are written within a few milliseconds; the OS flushes them.
+ *
+ * A failed write (a full disk) cuts the file back to its last whole record,
+ * keeps the unwritten bytes, sets {@linkcode Journal.failure} and retries
+ * every second until a write succeeds.
+ *
+ * @module
+ */
+
+import { writeAll } from "../_write_all.ts";
+import {
+  ENTRY_DELETE,
+  ENTRY_KEY,
+  ENTRY_PUT,
+  RECORD_BATCH,
+  RecordWriter,
+} from "./records.ts";
+
+/** When the log is fsynced, with the meanings of Redis's `appendfsync`. */
+export type FsyncPolicy = "always" | "everysec" | "no";
+
+/** The fsync policies, for validating input. */
+export const FSYNC_POLICIES: readonly FsyncPolicy[] = [
+  "always",
+  "everysec",
+  "no",
+];
+
+/** Options of {@linkcode Journal}. */
+export interface JournalOptions {
+  /**
+   * When to fsync.
+   *
+   * @default {"everysec"}
+   */
+  fsync?: FsyncPolicy;
+  /**
+   * Bytes already in the file (its header and any earlier records).
+   *
+   * @default {0}
+   */
+  size?: number;
+}
+
+// Under `everysec` and `no`, how long a sealed batch may wait to be written:
+// a process killed within this loses it, a power loss up to a second.
+const WRITE_DELAY_MS = 5;
+const SYNC_INTERVAL_MS = 1_000;
+const RETRY_INTERVAL_MS = 1_000;
+// Past this many unwritten bytes, commits wait for the disk to catch up.
+const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+
+interface Rotation {
+  file: Deno.FsFile;
+  size: number;
+  done: PromiseWithResolvers<void>;
+}
+
+/** The log file being appended to. */
+export class Journal {
+  #file: Deno.FsFile;
+  #policy: FsyncPolicy;
+  #size: number;
+  #pending = new RecordWriter();
+  #writing = new RecordWriter();
+  #keyIds = new Map<string, number>();
+  // Settles when the pending bytes are written (and fsynced under `always`).
+  #pendingDone: PromiseWithResolvers<void> | undefined;
+  #writer: Promise<void> | undefined;
+  #writeTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #syncTimer: ReturnType<typeof setInterval> | undefined;
+  #unsynced = false;
+  #syncDue = false;
+  #rotation: Rotation | undefined;
+  #failure: Error | undefined;
+  #closing = false;
+
+  /**
+   * Appends to `file`, which must be open for writing at its end.
+   *
+   * @param file The log file, opened with `append: true`.
+   * @param options The fsync policy and the file's size.
+   */
+  constructor(file: Deno.FsFile, options: JournalOptions = {}) {
+    this.#file = file;
+    this.#policy = options.fsync ?? "everysec";
+    this.#size = options.size ?? 0;
+    if (this.#policy === "everysec") {
+      this.#syncTimer = setInterval(() => {
+        if (!this.#unsynced) return;
+        this.#syncDue = true;
+        this.#kick();
+      }, SYNC_INTERVAL_MS);
+    }
+  }
+
+  /** Bytes in the current log file. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Why the last write failed, until a write succeeds again. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /**
+   * Adds a put to the open batch.
+   *
+   * @param key The series' name.
+   * @param value The sample's value.
+   * @param timestamp The sample's time.
+   */
+  put(key: string, value: number, timestamp: number): void {
+    const id = this.#keyId(key);
+    const w = this.#pending;
+    w.byte(ENTRY_PUT);
+    w.varint(id);
+    w.signed(timestamp);
+    w.float(value);
+  }
+
+  /**
+   * Adds the deletion of a series to the open batch.
+   *
+   * @param key The series' name.
+   */
+  delete(key: string): void {
+    const id = this.#keyId(key);
+    this.#pending.byte(ENTRY_DELETE);
+    this.#pending.varint(id);
+  }
+
+  /**
+   * Seals the open batch into a record and has it written.
+   *
+   * @returns Under `always`, a promise that settles once the batch is on
+   * disk, and rejects when it could not be written; otherwise `undefined`,
+   * or a promise when the disk is behind and the caller should wait.
+   */
+  commit(): Promise<void> | undefined {
+    if (this.#pending.open) this.#pending.end();
+    if (this.#pending.length === 0) return undefined;
+    if (
+      this.#policy === "always" || this.#pending.length >= MAX_PENDING_BYTES
+    ) {
+      this.#pendingDone ??= Promise.withResolvers<void>();
+      const done = this.#pendingDone.promise;
+      this.#kick();
+      return done;
+    }
+    this.#writeTimer ??= setTimeout(() => {
+      this.#writeTimer = undefined;
+      this.#kick();
+    }, WRITE_DELAY_MS);
+    return undefined;
+  }
+
+  /**
+   * Moves on to a new log file: what was committed before goes to the old
+   * file, which is then fsynced and closed; what comes after goes to `file`.
+   *
+   * @param file The new log file, open for writing at its end.
+   * @param size Bytes already in it (its header).
+   * @returns A promise that settles once the old file is closed.
+   */
+  rotate(file: Deno.FsFile, size: number): Promise<void> {
+    if (this.#pending.open) this.#pending.end();
+    const done = Promise.withResolvers<void>();
+    this.#rotation = { file, size, done };
+    this.#kick();
+    return done.promise;
+  }
+
+  /**
+   * Writes and fsyncs everything committed and closes the file.
+   *
+   * @throws When the last bytes cannot be written.
+   */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#pending.open) this.#pending.end();
+    clearTimeout(this.#writeTimer);
+    clearTimeout(this.#retryTimer);
+    clearInterval(this.#syncTimer);
+    this.#syncDue = true;
+    this.#failure = undefined;
+    this.#kick();
+    try {
+      await this.#writer;
+      if (this.#failure) throw this.#failure;
+    } finally {
+      this.#file.close();
+    }
+  }
+
+  #keyId(key: string): number {
+    const w = this.#pending;
+    if (!w.open) {
+      w.begin(RECORD_BATCH);
+      this.#keyIds.clear();
+    }
+    let id = this.#keyIds.get(key);
+    if (id === undefined) {
+      id = this.#keyIds.size;
+      this.#keyIds.set(key, id);
+      w.byte(ENTRY_KEY);
+      w.varint(id);
+      w.string(key);
+    }
+    return id;
+  }
+
+  #kick(): void {
+    if (this.#failure !== undefined) return;
+    this.#writer ??= this.#drain().finally(() => {
+      this.#writer = undefined;
+    });
+  }
+
+  /** The one writer: all file operations happen here, one at a time. */
+  async #drain(): Promise<void> {
+    let done: PromiseWithResolvers<void> | undefined;
+    while (true) {
+      if (this.#writing.length === 0) {
+        if (this.#pending.length === 0 && !this.#rotation && !this.#syncDue) {
+          return;
+        }
+        [this.#writing, this.#pending] = [this.#pending, this.#writing];
+        done = this.#pendingDone;
+        this.#pendingDone = undefined;
+      }
+      const rotation = this.#rotation;
+      this.#rotation = undefined;
+      try {
+        const bytes = this.#writing.bytes();
+        if (bytes.length > 0) {
+          await writeAll(this.#file, bytes);
+          this.#size += bytes.length;
+          this.#unsynced = true;
+        }
+        if (
+          this.#unsynced &&
+          (this.#policy === "always" || this.#syncDue || rotation)
+        ) {
+          this.#syncDue = false;
+          await this.#file.syncData();
+          this.#unsynced = false;
+        }
+        this.#syncDue = false;
+      } catch (error) {
+        this.#rotation ??= rotation;
+        await this.#fail(error as Error);
+        done?.reject(error);
+        return;
+      }
+      this.#writing.reset();
+      this.#failure = undefined;
+      done?.resolve();
+      done = undefined;
+      if (rotation) {
+        this.#file.close();
+        this.#file = rotation.file;
+        this.#size = rotation.size;
+        rotation.done.resolve();
+      }
+    }
+  }
+
+  /** Cuts the file back to its last whole record and retries later. */
+  async #fail(error: Error): Promise<void> {
+    this.#failure = error;
+    try {
+      // The file is open for appending: the next write lands at the cut.
+      await this.#file.truncate(this.#size);
+    } catch {
+      // The next successful write starts where the file ends; a torn record
+      // left in between is skipped as corrupt on restore.
+    }
+    if (this.#closing) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#failure = undefined;
+      this.#kick();
+    }, RETRY_INTERVAL_MS);
+  }
+}

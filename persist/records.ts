@@ -1,0 +1,341 @@
+/**
+ * The record format shared by the log and the snapshot: a file is a run of
+ * records, each `[u32 length][u32 CRC-32][payload]` (little-endian), so that
+ * a torn or corrupted record is detected and skipped on its own.
+ *
+ * Payloads start with a kind byte:
+ * - `HEADER`: the file's kind and sequence number, first in every file.
+ * - `BATCH`: log entries of one group commit; keys are numbered within the
+ *   record, so every record reads on its own.
+ * - `SERIES`: part of one series in a snapshot: timestamps as zigzag varint
+ *   deltas, then values as float64.
+ *
+ * See docs/STORAGE.md.
+ *
+ * @module
+ */
+
+import { crc32 } from "node:zlib";
+
+/** The kinds of record. */
+export const RECORD_HEADER = 1;
+/** A batch of log entries. */
+export const RECORD_BATCH = 2;
+/** Samples of one series in a snapshot. */
+export const RECORD_SERIES = 3;
+
+/** Log entry: defines key number `id` for the rest of the record. */
+export const ENTRY_KEY = 1;
+/** Log entry: a put. */
+export const ENTRY_PUT = 2;
+/** Log entry: a series deleted. */
+export const ENTRY_DELETE = 3;
+
+/** What a file holds, written in its header. */
+export const FILE_LOG = 1;
+/** A snapshot file. */
+export const FILE_SNAPSHOT = 2;
+
+const MAGIC = "PULSE";
+const FORMAT_VERSION = 1;
+const HEADER_SIZE = 8;
+// A record larger than this is corruption, not data.
+const MAX_RECORD_SIZE = 256 * 1024 * 1024;
+
+const ENCODER = new TextEncoder();
+const DECODER = new TextDecoder("utf-8", { fatal: true });
+
+/** A growable buffer that records are encoded into. */
+export class RecordWriter {
+  #bytes = new Uint8Array(64 * 1024);
+  #view = new DataView(this.#bytes.buffer);
+  #length = 0;
+  #recordStart = -1;
+
+  /** How many bytes are encoded. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Whether a record is open. */
+  get open(): boolean {
+    return this.#recordStart >= 0;
+  }
+
+  /** The bytes encoded so far (a view the next write may change). */
+  bytes(): Uint8Array {
+    return this.#bytes.subarray(0, this.#length);
+  }
+
+  /** Forgets the encoded bytes. */
+  reset(): void {
+    this.#length = 0;
+    this.#recordStart = -1;
+  }
+
+  /** Starts a record of `kind`. */
+  begin(kind: number): void {
+    this.#reserve(HEADER_SIZE + 1);
+    this.#recordStart = this.#length;
+    this.#length += HEADER_SIZE;
+    this.#bytes[this.#length++] = kind;
+  }
+
+  /** Finishes the open record: fills in its length and checksum. */
+  end(): void {
+    const start = this.#recordStart;
+    const payload = this.#bytes.subarray(start + HEADER_SIZE, this.#length);
+    this.#view.setUint32(start, payload.length, true);
+    this.#view.setUint32(start + 4, crc32(payload), true);
+    this.#recordStart = -1;
+  }
+
+  /** Drops the open record. */
+  cancel(): void {
+    this.#length = this.#recordStart;
+    this.#recordStart = -1;
+  }
+
+  /** Writes one byte. */
+  byte(value: number): void {
+    this.#reserve(1);
+    this.#bytes[this.#length++] = value;
+  }
+
+  /** Writes a non-negative safe integer, 7 bits a byte. */
+  varint(value: number): void {
+    this.#reserve(8);
+    const bytes = this.#bytes;
+    let n = this.#length;
+    while (value >= 0x80) {
+      bytes[n++] = (value % 0x80) | 0x80;
+      value = Math.floor(value / 0x80);
+    }
+    bytes[n++] = value;
+    this.#length = n;
+  }
+
+  /** Writes a safe integer, zigzag-encoded so small negatives stay short. */
+  signed(value: number): void {
+    this.varint(value < 0 ? -2 * value - 1 : 2 * value);
+  }
+
+  /** Writes a float64. */
+  float(value: number): void {
+    this.#reserve(8);
+    this.#view.setFloat64(this.#length, value, true);
+    this.#length += 8;
+  }
+
+  /** Writes a string as its length and UTF-8 bytes. */
+  string(value: string): void {
+    this.#reserve(value.length * 3 + 8);
+    const start = this.#length;
+    this.#length++; // room for a one-byte length, the usual case
+    const { written } = ENCODER.encodeInto(
+      value,
+      this.#bytes.subarray(this.#length),
+    );
+    if (written < 0x80) {
+      this.#bytes[start] = written;
+      this.#length += written;
+    } else {
+      const encoded = this.#bytes.slice(this.#length, this.#length + written);
+      this.#length = start;
+      this.varint(written);
+      this.#reserve(written);
+      this.#bytes.set(encoded, this.#length);
+      this.#length += written;
+    }
+  }
+
+  /** Writes the header record of a file. */
+  header(fileKind: number, sequence: number): void {
+    this.begin(RECORD_HEADER);
+    for (let i = 0; i < MAGIC.length; i++) this.byte(MAGIC.charCodeAt(i));
+    this.byte(FORMAT_VERSION);
+    this.byte(fileKind);
+    this.varint(sequence);
+    this.end();
+  }
+
+  #reserve(extra: number): void {
+    const needed = this.#length + extra;
+    if (needed <= this.#bytes.length) return;
+    let capacity = this.#bytes.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const grown = new Uint8Array(capacity);
+    grown.set(this.#bytes.subarray(0, this.#length));
+    this.#bytes = grown;
+    this.#view = new DataView(grown.buffer);
+  }
+}
+
+/** Reads the fields of one record's payload in order. */
+export class RecordReader {
+  #bytes: Uint8Array;
+  #view: DataView;
+  #offset: number;
+  #end: number;
+
+  /** Reads `bytes[start, end)`. */
+  constructor(bytes: Uint8Array, start: number, end: number) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    this.#offset = start;
+    this.#end = end;
+  }
+
+  /** Whether all of the payload is read. */
+  get done(): boolean {
+    return this.#offset >= this.#end;
+  }
+
+  /** Reads one byte. */
+  byte(): number {
+    this.#need(1);
+    return this.#bytes[this.#offset++];
+  }
+
+  /** Reads a varint. */
+  varint(): number {
+    let value = 0;
+    let scale = 1;
+    while (true) {
+      const b = this.byte();
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+      scale *= 0x80;
+      if (scale > 2 ** 56) {
+        throw new RangeError("Cannot read a varint: too long");
+      }
+    }
+    return value;
+  }
+
+  /** Reads a zigzag varint. */
+  signed(): number {
+    const n = this.varint();
+    return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+  }
+
+  /** Reads a float64. */
+  float(): number {
+    this.#need(8);
+    const value = this.#view.getFloat64(this.#offset, true);
+    this.#offset += 8;
+    return value;
+  }
+
+  /** Reads a string written by {@linkcode RecordWriter.string}. */
+  string(): string {
+    const length = this.varint();
+    this.#need(length);
+    const text = DECODER.decode(
+      this.#bytes.subarray(this.#offset, this.#offset + length),
+    );
+    this.#offset += length;
+    return text;
+  }
+
+  #need(n: number): void {
+    if (this.#offset + n > this.#end) {
+      throw new RangeError("Cannot read a record: it ends early");
+    }
+  }
+}
+
+/** A file's header. */
+export interface FileHeader {
+  /** `FILE_LOG` or `FILE_SNAPSHOT`. */
+  kind: number;
+  /** The log's number, or for a snapshot the first log it does not hold. */
+  sequence: number;
+}
+
+/** Reads a header record's payload (after its kind byte). */
+export function readHeader(reader: RecordReader): FileHeader {
+  for (let i = 0; i < MAGIC.length; i++) {
+    if (reader.byte() !== MAGIC.charCodeAt(i)) {
+      throw new TypeError("Cannot read the file: not a Pulse file");
+    }
+  }
+  const version = reader.byte();
+  if (version !== FORMAT_VERSION) {
+    throw new TypeError(`Cannot read the file: unknown format ${version}`);
+  }
+  return { kind: reader.byte(), sequence: reader.varint() };
+}
+
+/** What {@linkcode scanRecords} found besides the records. */
+export interface ScanReport {
+  /** Valid records found. */
+  records: number;
+  /** Runs of damaged bytes skipped between valid records. */
+  corrupted: number;
+  /** Bytes of an unfinished record at the end, a write cut short. */
+  tornBytes: number;
+  /** Where the valid data ends: everything after is the torn tail. */
+  validEnd: number;
+}
+
+function validAt(bytes: Uint8Array, view: DataView, at: number): number {
+  if (at + HEADER_SIZE > bytes.length) return -1;
+  const length = view.getUint32(at, true);
+  if (length === 0 || length > MAX_RECORD_SIZE) return -1;
+  const end = at + HEADER_SIZE + length;
+  if (end > bytes.length) return -1;
+  const kind = bytes[at + HEADER_SIZE];
+  if (kind < RECORD_HEADER || kind > RECORD_SERIES) return -1;
+  const payload = bytes.subarray(at + HEADER_SIZE, end);
+  return crc32(payload) === view.getUint32(at + 4, true) ? end : -1;
+}
+
+/**
+ * Calls `visit` with every valid record of `bytes`: its kind and a reader of
+ * the rest of its payload. A damaged record is skipped by searching for the
+ * next valid one; damage with nothing valid after it is a torn tail.
+ *
+ * @param bytes A whole file.
+ * @param visit Called per record; a throw counts the record as corrupted.
+ * @returns What was found.
+ */
+export function scanRecords(
+  bytes: Uint8Array,
+  visit: (kind: number, reader: RecordReader) => void,
+): ScanReport {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const report: ScanReport = {
+    records: 0,
+    corrupted: 0,
+    tornBytes: 0,
+    validEnd: 0,
+  };
+  let at = 0;
+  while (at < bytes.length) {
+    let end = validAt(bytes, view, at);
+    if (end === -1) {
+      // Search on for the next record that checks out.
+      let next = at + 1;
+      while (next < bytes.length && (end = validAt(bytes, view, next)) === -1) {
+        next++;
+      }
+      if (end === -1) {
+        report.tornBytes = bytes.length - at;
+        break;
+      }
+      report.corrupted++;
+      at = next;
+    }
+    try {
+      const reader = new RecordReader(bytes, at + HEADER_SIZE + 1, end);
+      visit(bytes[at + HEADER_SIZE], reader);
+      report.records++;
+    } catch {
+      report.corrupted++;
+    }
+    at = end;
+    report.validEnd = end;
+  }
+  return report;
+}
