@@ -28,58 +28,100 @@
 const CHUNK_SIZE = 512;
 // A new series starts this small, so that many short series stay cheap.
 const FIRST_CHUNK_SIZE = 4;
+// Timestamps are kept as 32-bit offsets from their chunk's base: 12 bytes a
+// sample instead of 16. A timestamp too far from a chunk's base starts a
+// chunk of its own.
+const MAX_OFFSET = 2 ** 31 - 1;
+const MIN_OFFSET = -(2 ** 31);
 
-/** One run of samples: timestamps and values as columns in one buffer. */
+/**
+ * One run of samples, values and timestamp offsets as columns in one buffer.
+ * Sorted, and every timestamp within 32 bits of `base`.
+ */
 class Chunk {
-  timestamps: Float64Array;
+  readonly base: number;
   values: Float64Array;
+  offsets: Int32Array;
   length = 0;
 
-  constructor(capacity: number) {
-    const buffer = new ArrayBuffer(capacity * 16);
-    this.timestamps = new Float64Array(buffer, 0, capacity);
-    this.values = new Float64Array(buffer, capacity * 8, capacity);
+  constructor(base: number, capacity: number) {
+    this.base = base;
+    const buffer = new ArrayBuffer(capacity * 12);
+    this.values = new Float64Array(buffer, 0, capacity);
+    this.offsets = new Int32Array(buffer, capacity * 8, capacity);
   }
 
   get capacity(): number {
-    return this.timestamps.length;
+    return this.values.length;
   }
 
   get first(): number {
-    return this.timestamps[0];
+    return this.base + this.offsets[0];
   }
 
   get last(): number {
-    return this.timestamps[this.length - 1];
+    return this.base + this.offsets[this.length - 1];
+  }
+
+  /** Whether `timestamp` can be kept in this chunk. */
+  fits(timestamp: number): boolean {
+    const offset = timestamp - this.base;
+    return offset >= MIN_OFFSET && offset <= MAX_OFFSET;
+  }
+
+  timestamp(index: number): number {
+    return this.base + this.offsets[index];
   }
 
   /** The index of the first timestamp >= `timestamp`, or `length`. */
   lowerBound(timestamp: number): number {
+    const offset = timestamp - this.base;
+    const offsets = this.offsets;
     let low = 0;
     let high = this.length;
-    const timestamps = this.timestamps;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (timestamps[mid] < timestamp) low = mid + 1;
+      if (offsets[mid] < offset) low = mid + 1;
       else high = mid;
     }
     return low;
   }
 
+  /** The index of the first timestamp > `timestamp`, or `length`. */
+  upperBound(timestamp: number): number {
+    const offset = timestamp - this.base;
+    const offsets = this.offsets;
+    let low = 0;
+    let high = this.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (offsets[mid] <= offset) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  /** Adds a sample after the last; it must fit and there must be room. */
+  append(timestamp: number, value: number): void {
+    this.offsets[this.length] = timestamp - this.base;
+    this.values[this.length] = value;
+    this.length++;
+  }
+
   /** Inserts at `index`, shifting later samples; there must be room. */
   insert(index: number, timestamp: number, value: number): void {
-    const { timestamps, values } = this;
-    timestamps.copyWithin(index + 1, index, this.length);
+    const { offsets, values } = this;
+    offsets.copyWithin(index + 1, index, this.length);
     values.copyWithin(index + 1, index, this.length);
-    timestamps[index] = timestamp;
+    offsets[index] = timestamp - this.base;
     values[index] = value;
     this.length++;
   }
 
   /** A copy with room for `capacity` samples. */
   resized(capacity: number): Chunk {
-    const chunk = new Chunk(capacity);
-    chunk.timestamps.set(this.timestamps.subarray(0, this.length));
+    const chunk = new Chunk(this.base, capacity);
+    chunk.offsets.set(this.offsets.subarray(0, this.length));
     chunk.values.set(this.values.subarray(0, this.length));
     chunk.length = this.length;
     return chunk;
@@ -87,8 +129,8 @@ class Chunk {
 
   /** Moves the samples from `index` on into a new chunk and returns it. */
   split(index: number): Chunk {
-    const chunk = new Chunk(CHUNK_SIZE);
-    chunk.timestamps.set(this.timestamps.subarray(index, this.length));
+    const chunk = new Chunk(this.base, CHUNK_SIZE);
+    chunk.offsets.set(this.offsets.subarray(index, this.length));
     chunk.values.set(this.values.subarray(index, this.length));
     chunk.length = this.length - index;
     this.length = index;
@@ -139,25 +181,22 @@ export class Series {
    */
   put(timestamp: number, value: number): boolean {
     const chunks = this.#chunks;
-    let chunk = chunks[chunks.length - 1];
-    if (chunk === undefined) {
-      chunk = new Chunk(FIRST_CHUNK_SIZE);
-      chunks.push(chunk);
-    } else if (timestamp <= chunk.last) {
+    const c = chunks.length - 1;
+    const chunk = chunks[c];
+    if (chunk !== undefined && timestamp <= chunk.last) {
       return this.#putEarlier(timestamp, value);
     }
-    if (chunk.length === chunk.capacity) {
-      if (chunk.capacity < CHUNK_SIZE) {
-        chunk = chunk.resized(Math.min(chunk.capacity * 4, CHUNK_SIZE));
-        chunks[chunks.length - 1] = chunk;
-      } else {
-        chunk = new Chunk(CHUNK_SIZE);
-        chunks.push(chunk);
-      }
+    if (chunk === undefined || !chunk.fits(timestamp)) {
+      chunks.push(new Chunk(timestamp, FIRST_CHUNK_SIZE));
+    } else if (chunk.length === chunk.capacity) {
+      chunks.push(
+        chunk.capacity < CHUNK_SIZE
+          ? chunk.resized(Math.min(chunk.capacity * 4, CHUNK_SIZE))
+          : new Chunk(timestamp, CHUNK_SIZE),
+      );
+      if (chunk.capacity < CHUNK_SIZE) chunks.splice(c, 1);
     }
-    chunk.timestamps[chunk.length] = timestamp;
-    chunk.values[chunk.length] = value;
-    chunk.length++;
+    chunks[chunks.length - 1].append(timestamp, value);
     this.#length++;
     return true;
   }
@@ -166,8 +205,17 @@ export class Series {
     const chunks = this.#chunks;
     const c = this.#chunkFor(timestamp);
     let chunk = chunks[c];
+    if (!chunk.fits(timestamp)) {
+      // Before the first chunk or past the end of this one, far off.
+      const at = timestamp < chunk.first ? c : c + 1;
+      const own = new Chunk(timestamp, FIRST_CHUNK_SIZE);
+      own.append(timestamp, value);
+      chunks.splice(at, 0, own);
+      this.#length++;
+      return true;
+    }
     const index = chunk.lowerBound(timestamp);
-    if (index < chunk.length && chunk.timestamps[index] === timestamp) {
+    if (index < chunk.length && chunk.timestamp(index) === timestamp) {
       chunk.values[index] = value;
       return false;
     }
@@ -229,9 +277,14 @@ export class Series {
     while (c < chunks.length && copied < timestamps.length) {
       const chunk = chunks[c];
       let stop = Math.min(chunk.length, index + timestamps.length - copied);
-      if (chunk.timestamps[stop - 1] > to) stop = chunk.lowerBound(to + 1);
+      if (stop > index && chunk.timestamp(stop - 1) > to) {
+        stop = chunk.upperBound(to);
+      }
       if (stop > index) {
-        timestamps.set(chunk.timestamps.subarray(index, stop), copied);
+        const { base, offsets } = chunk;
+        for (let i = index; i < stop; i++) {
+          timestamps[copied + i - index] = base + offsets[i];
+        }
         values.set(chunk.values.subarray(index, stop), copied);
         copied += stop - index;
       }
@@ -252,7 +305,7 @@ export class Series {
     const pairs: [number, number][] = [];
     for (const chunk of this.#chunks) {
       for (let i = 0; i < chunk.length; i++) {
-        pairs.push([chunk.timestamps[i], chunk.values[i]]);
+        pairs.push([chunk.timestamp(i), chunk.values[i]]);
       }
     }
     return pairs;
