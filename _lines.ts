@@ -32,6 +32,12 @@ export interface ReadLinesOptions {
    * @default {4096}
    */
   initialBufferSize?: number;
+  /**
+   * Called with the size of every read, for counting bytes.
+   *
+   * @default {undefined}
+   */
+  onRead?: (bytes: number) => void;
 }
 
 /** The default of {@linkcode ReadLinesOptions.maxLineLength}. */
@@ -117,6 +123,7 @@ export async function* readLines(
     const room = buffer.length - kept;
     const n = await reader.read(buffer.subarray(kept));
     if (n === null) return;
+    options.onRead?.(n);
     const filled = kept + n;
     const bytes = buffer.subarray(0, filled);
     batch.reset(bytes);

@@ -29,6 +29,7 @@ import {
   KeyDecoder,
   parseSampleLine,
 } from "./protocol.ts";
+import { type Aggregation, AGGREGATIONS } from "./query.ts";
 import { isKey } from "./store.ts";
 
 /** Options of {@linkcode Client}. */
@@ -40,6 +41,53 @@ export interface ClientOptions {
    * @default {undefined}
    */
   timeout?: number;
+  /**
+   * The server's token: sent as `auth <token>` first on every connection.
+   *
+   * @default {undefined}
+   */
+  token?: string;
+  /**
+   * Connect over TLS.
+   *
+   * @default {false}
+   */
+  tls?: boolean;
+  /**
+   * Certificates (PEM) to trust besides the system's, for TLS.
+   *
+   * @default {undefined}
+   */
+  caCerts?: string[];
+}
+
+/** The range and roll-up of {@linkcode Client.query}. */
+export interface QueryRange {
+  /**
+   * The earliest timestamp wanted.
+   *
+   * @default {-(2 ** 53 - 1)}
+   */
+  from?: number;
+  /**
+   * The latest timestamp wanted.
+   *
+   * @default {2 ** 53 - 1}
+   */
+  to?: number;
+  /**
+   * Bucket width in seconds; buckets start at multiples of it. No roll-up
+   * when unset.
+   *
+   * @default {undefined}
+   */
+  step?: number;
+  /**
+   * How a bucket's samples become one value, with `step`.
+   *
+   * @default {"avg"}
+   */
+  aggregation?: Aggregation;
 }
 
 /** Samples by key, as {@linkcode Client.get} returns them. */
@@ -93,6 +141,18 @@ const DECODER = new TextDecoder();
 const OK = ENCODER.encode("ok");
 const ERROR = ENCODER.encode("error");
 
+/** Refuses, before sending, what the protocol cannot carry. */
+function checkKey(command: string, key: string): string {
+  if (!isKey(key)) {
+    throw new ClientError(
+      `Cannot ${command} ${
+        JSON.stringify(key)
+      }: a key is not empty and holds no whitespace`,
+    );
+  }
+  return key;
+}
+
 function equals(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
@@ -122,6 +182,9 @@ export class Client implements AsyncDisposable {
   #hostname: string;
   #port: number;
   #timeout: number | undefined;
+  #token: string | undefined;
+  #tls: boolean;
+  #caCerts: string[] | undefined;
   #conn: Deno.Conn | undefined;
   #connecting: Promise<Deno.Conn> | undefined;
   // First in, first out: settled calls before `#head` are `undefined`.
@@ -143,6 +206,14 @@ export class Client implements AsyncDisposable {
     this.#hostname = hostname;
     this.#port = port;
     this.#timeout = options.timeout;
+    this.#token = options.token;
+    this.#tls = options.tls ?? false;
+    this.#caCerts = options.caCerts;
+    if (this.#token !== undefined && !isKey(this.#token)) {
+      throw new TypeError(
+        "Cannot use the token: it is empty or holds whitespace",
+      );
+    }
   }
 
   /**
@@ -160,13 +231,7 @@ export class Client implements AsyncDisposable {
     value: number,
     timestamp: number = Math.floor(Date.now() / 1000),
   ): Promise<void> {
-    if (!isKey(metric)) {
-      throw new ClientError(
-        `Cannot put ${
-          JSON.stringify(metric)
-        }: a key is not empty and holds no whitespace`,
-      );
-    }
+    checkKey("put", metric);
     if (!Number.isFinite(value)) {
       throw new ClientError(`Cannot put ${value}: not a finite number`);
     }
@@ -191,18 +256,114 @@ export class Client implements AsyncDisposable {
    * with an error or a malformed answer, or the connection fails.
    */
   async get(metric: string): Promise<Samples> {
-    if (!isKey(metric)) {
+    return await this.#samples("get", `get ${checkKey("get", metric)}\n`);
+  }
+
+  /**
+   * Reads the latest sample of each series whose name matches `pattern`.
+   *
+   * @param pattern A key, or a Graphite-style glob such as `palm.*`.
+   * @returns The latest sample by key; `{}` when nothing matches.
+   * @throws {ClientError} As {@linkcode Client.get} does, and when the
+   * pattern is malformed.
+   */
+  async last(pattern: string): Promise<Samples> {
+    return await this.#samples("last", `last ${checkKey("last", pattern)}\n`);
+  }
+
+  /**
+   * Reads the samples of the series matching `pattern` within a time range,
+   * rolled up into buckets of `step` seconds when a step is given.
+   *
+   * @param pattern A key, or a Graphite-style glob such as `palm.*`.
+   * @param range The time range, and the roll-up.
+   * @returns Samples by key, each list sorted by timestamp; with a step, one
+   * per non-empty bucket, stamped with the bucket's start.
+   * @throws {ClientError} As {@linkcode Client.get} does, and when the range
+   * or roll-up is invalid.
+   */
+  async query(pattern: string, range: QueryRange = {}): Promise<Samples> {
+    const from = range.from ?? -Number.MAX_SAFE_INTEGER;
+    const to = range.to ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) {
       throw new ClientError(
-        `Cannot get ${
-          JSON.stringify(metric)
-        }: a key is not empty and holds no whitespace`,
+        `Cannot query from ${from} to ${to}: not safe integer timestamps`,
       );
     }
-    const lines = await this.#call(`get ${metric}\n`);
+    let request = `query ${checkKey("query", pattern)} ${from} ${to}`;
+    if (range.step !== undefined || range.aggregation !== undefined) {
+      const step = range.step;
+      const aggregation = range.aggregation ?? "avg";
+      if (step === undefined || !Number.isSafeInteger(step) || step <= 0) {
+        throw new ClientError(
+          `Cannot query with step ${step}: not a positive integer`,
+        );
+      }
+      if (!AGGREGATIONS.includes(aggregation)) {
+        throw new ClientError(
+          `Cannot query with aggregation ${aggregation}: not one of ${
+            AGGREGATIONS.join(", ")
+          }`,
+        );
+      }
+      request += ` ${step} ${aggregation}`;
+    }
+    return await this.#samples("query", `${request}\n`);
+  }
+
+  /**
+   * Lists the names of the series that match `pattern`.
+   *
+   * @param pattern A key, or a Graphite-style glob such as `palm.*`.
+   * @returns The names, in the order they were first put.
+   * @throws {ClientError} When the pattern is malformed or the call fails.
+   */
+  async keys(pattern: string): Promise<string[]> {
+    const lines = await this.#call(`keys ${checkKey("keys", pattern)}\n`);
+    return lines.map((line) => DECODER.decode(line));
+  }
+
+  /**
+   * Deletes the series that match `pattern`.
+   *
+   * @param pattern A key, or a Graphite-style glob such as `palm.*`.
+   * @returns How many series were deleted.
+   * @throws {ClientError} When the pattern is malformed or the call fails.
+   */
+  async delete(pattern: string): Promise<number> {
+    const lines = await this.#call(`delete ${checkKey("delete", pattern)}\n`);
+    const count = lines.length === 1 ? Number(DECODER.decode(lines[0])) : NaN;
+    if (!Number.isSafeInteger(count)) throw this.#malformed("delete", lines);
+    return count;
+  }
+
+  /**
+   * Reads the server's figures: uptime, connections, commands, errors,
+   * series, samples, bytes in and out.
+   *
+   * @returns Figures by name.
+   * @throws {ClientError} When the call fails.
+   */
+  async stats(): Promise<Record<string, number>> {
+    const lines = await this.#call("stats\n");
+    const stats: Record<string, number> = {};
+    for (const line of lines) {
+      const [name, value, extra] = DECODER.decode(line).split(" ");
+      const number = Number(value);
+      if (extra !== undefined || !Number.isFinite(number)) {
+        throw this.#malformed("stats", [line]);
+      }
+      stats[name] = number;
+    }
+    return stats;
+  }
+
+  async #samples(command: string, request: string): Promise<Samples> {
+    const lines = await this.#call(request);
     const samples: Samples = {};
     for (const line of lines) {
       const sample = parseSampleLine(line, 0, line.length, this.#keys);
-      if (sample === undefined) throw this.#malformed("get", [line]);
+      if (sample === undefined) throw this.#malformed(command, [line]);
       const [key, timestamp, value] = sample;
       (samples[key] ??= []).push([timestamp, value]);
     }
@@ -293,12 +454,13 @@ export class Client implements AsyncDisposable {
     if (this.#conn !== undefined) return Promise.resolve(this.#conn);
     this.#connecting ??= (async () => {
       try {
-        const conn = await Deno.connect({
-          hostname: this.#hostname,
-          port: this.#port,
-        });
+        const address = { hostname: this.#hostname, port: this.#port };
+        const conn = this.#tls
+          ? await Deno.connectTls({ ...address, caCerts: this.#caCerts })
+          : await Deno.connect(address);
         this.#conn = conn;
         this.#reading = this.#read(conn);
+        if (this.#token !== undefined) this.#authenticate(conn);
         return conn;
       } catch (error) {
         throw new ClientError(
@@ -310,6 +472,28 @@ export class Client implements AsyncDisposable {
       }
     })();
     return this.#connecting;
+  }
+
+  /**
+   * Logs in on a new connection: the `auth` request goes first, ahead of
+   * the calls queued while connecting, and its answer is matched first.
+   */
+  #authenticate(conn: Deno.Conn): void {
+    const { promise, resolve, reject } = Promise.withResolvers<Uint8Array[]>();
+    this.#pending.splice(this.#head, 0, { resolve, reject });
+    this.#outbox.unshift(`auth ${this.#token}\n`);
+    promise.catch((error: ClientError) => {
+      if (conn === this.#conn) {
+        this.#fail(
+          new ClientError(
+            `Cannot log in to ${this.#address}: ${error.message}`,
+            {
+              cause: error,
+            },
+          ),
+        );
+      }
+    });
   }
 
   /** The one reader: splits answers and hands them to calls in order. */
@@ -391,10 +575,13 @@ export class Client implements AsyncDisposable {
         new ClientError(`The server answered: ${DECODER.decode(lines[0])}`),
       );
     } else {
+      // Out of step with the server: this call and all after it fail.
       const text = DECODER.decode(answer).replaceAll("\n", "\\n");
-      this.#fail(
-        new ClientError(`Cannot read the answer: malformed answer "${text}"`),
+      const error = new ClientError(
+        `Cannot read the answer: malformed answer "${text}"`,
       );
+      pending.reject(error);
+      this.#fail(error);
     }
   }
 

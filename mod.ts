@@ -34,18 +34,30 @@ export {
   Client,
   ClientError,
   type ClientOptions,
+  type QueryRange,
   type Samples,
 } from "./client.ts";
 export {
   DEFAULT_HOSTNAME,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_OUTPUT,
   DEFAULT_PORT,
   runServer,
   type RunServerOptions,
   serve,
   type ServeOptions,
   type Server,
+  type ServerStats,
 } from "./server.ts";
 export { isKey, Series, Store, type StoreStats } from "./store.ts";
+export { isPattern, Pattern, type Segment } from "./pattern.ts";
+export {
+  type Aggregation,
+  AGGREGATIONS,
+  Query,
+  type QueryOptions,
+  type RowSink,
+} from "./query.ts";
 export { formatValue } from "./protocol.ts";
 export {
   DEFAULT_COMPACT_BYTES,
@@ -55,6 +67,7 @@ export {
   type StorageOptions,
 } from "./persist/storage.ts";
 export {
+  FSYNC_POLICIES,
   type FsyncPolicy,
   Journal,
   type JournalOptions,

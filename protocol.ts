@@ -18,13 +18,18 @@
  * @module
  */
 
+import { Pattern } from "./pattern.ts";
+import { type Aggregation, AGGREGATIONS } from "./query.ts";
 import { isKey } from "./store.ts";
 
 /** A request as the server understands it. */
 export type Request =
   | PutRequest
   | GetRequest
-  | PingRequest
+  | PatternRequest
+  | QueryRequest
+  | AuthRequest
+  | SimpleRequest
   | InvalidRequest;
 
 /** `put <key> <value> <timestamp>`: store one sample. */
@@ -47,10 +52,45 @@ export interface GetRequest {
   key: string;
 }
 
-/** `ping`: a health check. */
-export interface PingRequest {
+/**
+ * `last <pattern>`, `keys <pattern>` or `delete <pattern>`: the latest
+ * sample, the names, or the removal of the matching series.
+ */
+export interface PatternRequest {
   /** The command's name. */
-  command: "ping";
+  command: "last" | "keys" | "delete";
+  /** Which series. */
+  pattern: Pattern;
+}
+
+/** `query <pattern> <from> <to> [<step> <aggregation>]`. */
+export interface QueryRequest {
+  /** The command's name. */
+  command: "query";
+  /** Which series. */
+  pattern: Pattern;
+  /** The earliest timestamp wanted. */
+  from: number;
+  /** The latest timestamp wanted. */
+  to: number;
+  /** Bucket width in seconds, for a roll-up. */
+  step: number | undefined;
+  /** How buckets are rolled up. */
+  aggregation: Aggregation | undefined;
+}
+
+/** `auth <token>`: log in on a server that asks for a token. */
+export interface AuthRequest {
+  /** The command's name. */
+  command: "auth";
+  /** The token's bytes. */
+  token: Uint8Array;
+}
+
+/** `ping` (a health check) or `stats` (the server's figures). */
+export interface SimpleRequest {
+  /** The command's name. */
+  command: "ping" | "stats";
 }
 
 /** A line that is not a valid request, answered by an error. */
@@ -82,7 +122,12 @@ const MAX_TOKENS = 8;
 const TOKENS = new Int32Array(2 * (MAX_TOKENS + 1));
 
 const INVALID: InvalidRequest = { command: "invalid", message: WRONG_COMMAND };
-const PING: PingRequest = { command: "ping" };
+const PING: SimpleRequest = { command: "ping" };
+const STATS: SimpleRequest = { command: "stats" };
+
+function invalid(message: string): InvalidRequest {
+  return { command: "invalid", message };
+}
 
 // Powers of ten that are exact doubles: 1e0 ... 1e22.
 const EXACT_POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => 10 ** i);
@@ -279,41 +324,135 @@ export class KeyDecoder {
 }
 
 /**
- * Parses one request line (without its `\n`).
- *
- * @param bytes The bytes holding the line.
- * @param start Where the line starts.
- * @param end Where it ends, exclusive.
- * @param keys The decoder that turns key bytes into strings.
- * @returns The request, or `undefined` for a line of only whitespace, which
- * gets no answer.
+ * Turns request lines into requests. Each parser keeps a cache of decoded
+ * keys, and reuses one object for the `put` it returns: read a request
+ * before parsing the next line.
  */
-export function parseRequest(
-  bytes: Uint8Array,
-  start: number,
-  end: number,
-  keys: KeyDecoder,
-): Request | undefined {
-  const count = tokenize(bytes, start, end);
-  if (count === 0) return undefined;
-  if (tokenIs(bytes, 0, "put")) {
-    if (count !== 4) return INVALID;
-    const value = parseDecimal(bytes, TOKENS[4], TOKENS[5]);
-    if (value !== value) return INVALID;
-    const timestamp = parseTimestamp(bytes, TOKENS[6], TOKENS[7]);
-    if (timestamp !== timestamp) return INVALID;
-    const key = keys.decode(bytes, TOKENS[2], TOKENS[3]);
-    if (key === undefined) return INVALID;
-    return { command: "put", key, value, timestamp };
+export class RequestParser {
+  #keys = new KeyDecoder();
+  #put: PutRequest = { command: "put", key: "", value: 0.5, timestamp: 0.5 };
+
+  /**
+   * Parses one request line (without its `\n`).
+   *
+   * @param bytes The bytes holding the line.
+   * @param start Where the line starts.
+   * @param end Where it ends, exclusive.
+   * @returns The request, or `undefined` for a line of only whitespace,
+   * which gets no answer.
+   */
+  parse(bytes: Uint8Array, start: number, end: number): Request | undefined {
+    const count = tokenize(bytes, start, end);
+    if (count === 0) return undefined;
+    if (tokenIs(bytes, 0, "put")) {
+      if (count !== 4) return INVALID;
+      const value = parseDecimal(bytes, TOKENS[4], TOKENS[5]);
+      if (value !== value) return INVALID;
+      const timestamp = parseTimestamp(bytes, TOKENS[6], TOKENS[7]);
+      if (timestamp !== timestamp) return INVALID;
+      const key = this.#keys.decode(bytes, TOKENS[2], TOKENS[3]);
+      if (key === undefined) return INVALID;
+      // Reused: a put is the hot path, and fresh objects holding two
+      // doubles are most of its garbage.
+      const put = this.#put;
+      put.key = key;
+      put.value = value;
+      put.timestamp = timestamp;
+      return put;
+    }
+    if (tokenIs(bytes, 0, "get")) {
+      if (count !== 2) return INVALID;
+      const key = this.#keys.decode(bytes, TOKENS[2], TOKENS[3]);
+      if (key === undefined) return INVALID;
+      return { command: "get", key };
+    }
+    return this.#parseExtension(bytes, count);
   }
-  if (tokenIs(bytes, 0, "get")) {
-    if (count !== 2) return INVALID;
-    const key = keys.decode(bytes, TOKENS[2], TOKENS[3]);
-    if (key === undefined) return INVALID;
-    return { command: "get", key };
+
+  /** The commands beyond the course's: their errors say what is wrong. */
+  #parseExtension(bytes: Uint8Array, count: number): Request {
+    const command = latin1(bytes, TOKENS[0], TOKENS[1]);
+    switch (command) {
+      case "ping":
+        return count === 1 ? PING : INVALID;
+      case "stats":
+        return count === 1 ? STATS : invalid("stats takes no arguments");
+      case "auth":
+        if (count !== 2) return invalid("auth takes a token");
+        return { command, token: bytes.slice(TOKENS[2], TOKENS[3]) };
+      case "last":
+      case "keys":
+      case "delete": {
+        if (count !== 2) return invalid(`${command} takes a key or pattern`);
+        const pattern = this.#pattern(bytes, 1);
+        return pattern instanceof Pattern ? { command, pattern } : pattern;
+      }
+      case "query": {
+        if (count !== 4 && count !== 6) {
+          return invalid(
+            "query takes a key or pattern, from and to, and optionally step and aggregation",
+          );
+        }
+        const pattern = this.#pattern(bytes, 1);
+        if (!(pattern instanceof Pattern)) return pattern;
+        const from = parseTimestamp(bytes, TOKENS[4], TOKENS[5]);
+        if (from !== from) return invalid(`invalid from: ${text(bytes, 2)}`);
+        const to = parseTimestamp(bytes, TOKENS[6], TOKENS[7]);
+        if (to !== to) return invalid(`invalid to: ${text(bytes, 3)}`);
+        if (count === 4) {
+          return {
+            command,
+            pattern,
+            from,
+            to,
+            step: undefined,
+            aggregation: undefined,
+          };
+        }
+        const step = parseTimestamp(bytes, TOKENS[8], TOKENS[9]);
+        if (!(step > 0)) {
+          return invalid(
+            `invalid step: ${text(bytes, 4)} (a positive number of seconds)`,
+          );
+        }
+        const aggregation = text(bytes, 5) as Aggregation;
+        if (!AGGREGATIONS.includes(aggregation)) {
+          return invalid(
+            `invalid aggregation: ${aggregation} (one of ${
+              AGGREGATIONS.join(", ")
+            })`,
+          );
+        }
+        return { command, pattern, from, to, step, aggregation };
+      }
+      default:
+        return INVALID;
+    }
   }
-  if (tokenIs(bytes, 0, "ping")) return count === 1 ? PING : INVALID;
-  return INVALID;
+
+  #pattern(bytes: Uint8Array, t: number): Pattern | InvalidRequest {
+    const source = this.#keys.decode(bytes, TOKENS[2 * t], TOKENS[2 * t + 1]);
+    if (source === undefined) return invalid("invalid key: not UTF-8");
+    try {
+      return new Pattern(source);
+    } catch (error) {
+      const message = (error as Error).message;
+      return invalid(
+        `invalid pattern ${source}: ${
+          message.slice(message.indexOf(": ") + 2)
+        }`,
+      );
+    }
+  }
+}
+
+const LENIENT_UTF8 = new TextDecoder();
+
+/** Token `t` as text, for error messages. */
+function text(bytes: Uint8Array, t: number): string {
+  return LENIENT_UTF8.decode(
+    bytes.subarray(TOKENS[2 * t], TOKENS[2 * t + 1]),
+  );
 }
 
 /**
@@ -332,9 +471,8 @@ export function parseRequest(
  * deepEqual(formatValue(-0), "-0.0");
  * ```
  *
- * @param value A finite number.
- * @returns Its text, as Python would print it.
- * @throws {RangeError} When `value` is not finite.
+ * @param value A number.
+ * @returns Its text, as Python would print it (`inf` and `nan` too).
  */
 export function formatValue(value: number): string {
   const magnitude = Math.abs(value);
@@ -344,9 +482,9 @@ export function formatValue(value: number): string {
     return Number.isInteger(value) ? text + ".0" : text;
   }
   if (magnitude === 0) return Object.is(value, -0) ? "-0.0" : "0.0";
-  if (!Number.isFinite(value)) {
-    throw new RangeError(`Cannot format ${value}: not a finite number`);
-  }
+  // Only sums can overflow; print them as Python would.
+  if (value !== value) return "nan";
+  if (magnitude === Infinity) return value > 0 ? "inf" : "-inf";
   // toExponential() gives the shortest round-trip digits, like repr.
   const text = value.toExponential();
   const e = text.indexOf("e");
@@ -456,22 +594,34 @@ export class AnswerWriter {
   }
 
   /**
-   * Turns the `ok\n\n` answers that start at `offsets` into
-   * `error\n<message>\n\n`: for puts that turned out not to be stored.
+   * Replaces answers with `error\n<message>\n\n`: for changes that turned
+   * out not to be stored.
    *
-   * @param offsets Where those answers start, in increasing order.
+   * @param ranges Where those answers start and end, as flat pairs, in
+   * increasing order.
    * @param message What went wrong, one line.
    */
-  failAt(offsets: readonly number[], message: string): void {
+  failAt(ranges: readonly number[], message: string): void {
     const written = this.bytes().slice();
     this.reset();
     let from = 0;
-    for (const at of offsets) {
-      this.#append(written.subarray(from, at));
+    for (let i = 0; i < ranges.length; i += 2) {
+      this.#append(written.subarray(from, ranges[i]));
       this.error(message);
-      from = at + 4;
+      from = ranges[i + 1];
     }
     this.#append(written.subarray(from));
+  }
+
+  /**
+   * Takes what was written: a copy of the bytes, and the writer is empty.
+   *
+   * @returns The bytes written so far.
+   */
+  take(): Uint8Array {
+    const bytes = this.bytes().slice();
+    this.reset();
+    return bytes;
   }
 
   /** Writes the empty line that ends an answer with data lines. */

@@ -26,23 +26,24 @@
 
 import { parseArgs } from "node:util";
 import { describe } from "./_describe.ts";
-import { DEFAULT_MAX_LINE_LENGTH, readLines } from "./_lines.ts";
+import { DEFAULT_MAX_LINE_LENGTH } from "./_lines.ts";
+import { serveSession, type SessionState } from "./_session.ts";
+import { Counters } from "./_stats.ts";
+import { parseDuration, parseSize } from "./_units.ts";
 import { writeAll } from "./_write_all.ts";
-import {
-  AnswerWriter,
-  type InvalidRequest,
-  KeyDecoder,
-  parseRequest,
-  WRONG_COMMAND,
-} from "./protocol.ts";
-import { type Series, Store } from "./store.ts";
 import { FSYNC_POLICIES, type FsyncPolicy } from "./persist/journal.ts";
 import { openStorage, type Storage } from "./persist/storage.ts";
+import { RequestParser } from "./protocol.ts";
+import { Store } from "./store.ts";
 
 /** The course's address: where the server listens unless told otherwise. */
 export const DEFAULT_HOSTNAME = "127.0.0.1";
 /** The course's port. */
 export const DEFAULT_PORT = 8888;
+/** The default of {@linkcode ServeOptions.maxConnections}. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** The default of {@linkcode ServeOptions.maxOutput}: 8 MiB. */
+export const DEFAULT_MAX_OUTPUT = 8 * 1024 * 1024;
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {
@@ -73,7 +74,7 @@ export interface ServeOptions {
   store?: Store;
   /**
    * A data directory opened with {@linkcode openStorage}: its store is
-   * served and every change is appended to its log, so that puts are
+   * served and every change is appended to its log, so that changes are
    * acknowledged by its fsync policy.
    *
    * @default {undefined}
@@ -87,6 +88,52 @@ export interface ServeOptions {
    */
   maxLineLength?: number;
   /**
+   * The most connections at once; one more is answered
+   * `error\ntoo many connections\n\n` and closed.
+   *
+   * @default {10000}
+   */
+  maxConnections?: number;
+  /**
+   * Milliseconds a connection may go without sending or taking anything
+   * before it is closed; 0 for no limit.
+   *
+   * @default {0}
+   */
+  idleTimeout?: number;
+  /**
+   * The most bytes of answers held for a client that does not read them;
+   * past it the client is disconnected and the event reported to `onError`.
+   *
+   * @default {8388608}
+   */
+  maxOutput?: number;
+  /**
+   * A secret that every connection must send first, as `auth <token>`.
+   *
+   * @default {undefined}
+   */
+  token?: string;
+  /**
+   * A certificate chain in PEM, to serve over TLS (with `key`).
+   *
+   * @default {undefined}
+   */
+  cert?: string;
+  /**
+   * The certificate's private key in PEM.
+   *
+   * @default {undefined}
+   */
+  key?: string;
+  /**
+   * Seconds samples are kept: older ones are dropped, at start and at least
+   * once a minute, from the log too. Kept for ever when unset.
+   *
+   * @default {undefined}
+   */
+  retention?: number;
+  /**
    * Called once the server listens.
    *
    * @default {undefined}
@@ -96,10 +143,13 @@ export interface ServeOptions {
    * Called with what went wrong on a single connection; the server goes on.
    * Peers that hang up are not errors.
    *
-   * @default {console.error}
+   * @default {(error) => console.error(`pulse: ${error.message}`)}
    */
-  onError?: (error: unknown) => void;
+  onError?: (error: Error) => void;
 }
+
+/** The server's figures, as the `stats` command reports them. */
+export type ServerStats = Record<string, number>;
 
 /** A running server, shaped like the handle `Deno.serve` returns. */
 export interface Server extends AsyncDisposable {
@@ -112,74 +162,38 @@ export interface Server extends AsyncDisposable {
    * connection and resolves once done. Safe to call more than once.
    */
   shutdown(): Promise<void>;
+  /**
+   * The server's figures: uptime, connections, commands by kind, errors,
+   * series, samples, bytes in and out, and the sizes of the log and snapshot.
+   *
+   * @returns Figures by name.
+   */
+  stats(): ServerStats;
 }
 
-// Answers are written once they reach this size, even mid-answer, so that
-// a large read is streamed instead of being built whole in memory.
-const FLUSH_SIZE = 64 * 1024;
-// Samples copied out of a series per step while answering a read.
-const READ_STEP = 1024;
 // How long shutdown waits for clients that do not read their answers.
 const SHUTDOWN_GRACE_MS = 5_000;
+// How often retention runs at most: at least once a minute.
+const RETENTION_CHECK_MS = 60_000;
+const COMMANDS = [
+  "put",
+  "get",
+  "last",
+  "query",
+  "keys",
+  "delete",
+  "ping",
+  "stats",
+  "auth",
+  "invalid",
+];
+const TOO_MANY_CONNECTIONS = new TextEncoder().encode(
+  "error\ntoo many connections\n\n",
+);
 
-const TOO_LONG: InvalidRequest = { command: "invalid", message: WRONG_COMMAND };
-
-/** What one connection is doing, so that shutdown can treat it right. */
-interface Connection {
+/** A connection and what its session tells the server. */
+interface Connection extends SessionState {
   conn: Deno.Conn;
-  /** Waiting for bytes: nothing received is left unanswered. */
-  idle: boolean;
-}
-
-/**
- * Reads the samples of `get` answers in steps, so that an answer of any size
- * is built and written piece by piece. Later puts can neither derail nor
- * repeat it: it resumes after the last timestamp it wrote.
- */
-class ReadCursor {
-  #series: Iterator<Series> | undefined;
-  #current: Series | undefined;
-  #from = -Infinity;
-  #timestamps = new Float64Array(READ_STEP);
-  #values = new Float64Array(READ_STEP);
-
-  constructor(store: Store, key: string) {
-    if (key === "*") {
-      this.#series = store.series();
-      this.#current = this.#series.next().value;
-    } else {
-      this.#current = store.get(key);
-    }
-  }
-
-  /** Writes samples until the answer is complete (true) or `out` is full. */
-  fill(out: AnswerWriter): boolean {
-    while (this.#current !== undefined) {
-      const series = this.#current;
-      const n = series.read(
-        this.#from,
-        Infinity,
-        this.#timestamps,
-        this.#values,
-      );
-      for (let i = 0; i < n; i++) {
-        out.sample(series.key, this.#values[i], this.#timestamps[i]);
-      }
-      if (n === READ_STEP) {
-        this.#from = this.#timestamps[n - 1] + 1;
-      } else {
-        this.#current = this.#series?.next().value;
-        this.#from = -Infinity;
-      }
-      if (out.length >= FLUSH_SIZE) return this.#current === undefined;
-    }
-    return true;
-  }
-}
-
-/** The error answer to a put that could not be logged. */
-function storeFailure(error: Error): string {
-  return `cannot write the log: ${describe(error)}`;
 }
 
 function isHangUp(error: unknown): boolean {
@@ -191,8 +205,16 @@ function isHangUp(error: unknown): boolean {
     error instanceof Deno.errors.UnexpectedEof;
 }
 
+function positive(name: string, value: number | undefined): void {
+  if (value !== undefined && !(value >= 0 && Number.isFinite(value))) {
+    throw new RangeError(
+      `Cannot serve with ${name} ${value}: not a number >= 0`,
+    );
+  }
+}
+
 /**
- * Serves the metrics protocol over TCP until shut down.
+ * Serves the metrics protocol over TCP (or TLS) until shut down.
  *
  * @example Usage
  * ```ts
@@ -206,142 +228,187 @@ function isHangUp(error: unknown): boolean {
  * await server.finished;
  * ```
  *
- * @param options Where to listen, the store, and limits.
+ * @param options Where to listen, the store, access and limits.
  * @returns The running server.
+ * @throws {TypeError} When both `store` and `storage` are given, or only one
+ * of `cert` and `key`.
+ * @throws {RangeError} When a limit is negative.
  * @throws {Deno.errors.AddrInUse} When the port is taken.
  */
 export function serve(options: ServeOptions = {}): Server {
   if (options.store && options.storage) {
     throw new TypeError("Cannot serve both a store and a storage's store");
   }
+  if ((options.cert === undefined) !== (options.key === undefined)) {
+    throw new TypeError("Cannot serve over TLS without both cert and key");
+  }
+  positive("maxLineLength", options.maxLineLength);
+  positive("maxConnections", options.maxConnections);
+  positive("idleTimeout", options.idleTimeout);
+  positive("maxOutput", options.maxOutput);
+  positive("retention", options.retention);
   const store = options.storage?.store ?? options.store ?? new Store();
   const journal = options.storage?.journal;
-  const maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
-  const onError = options.onError ?? console.error;
-  const keys = new KeyDecoder();
-  const listener = Deno.listen({
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const idleTimeout = options.idleTimeout ?? 0;
+  const onError = options.onError ??
+    ((error: Error) => console.error(`pulse: ${error.message}`));
+  const counters = new Counters();
+  const connections = new Set<Connection>();
+  const listenOptions = {
     hostname: options.hostname ?? DEFAULT_HOSTNAME,
     port: options.port ?? DEFAULT_PORT,
-  });
-  const addr = listener.addr;
-  const connections = new Set<Connection>();
-  const done = Promise.withResolvers<void>();
+  };
+  const listener: Deno.Listener = options.cert === undefined
+    ? Deno.listen(listenOptions)
+    : Deno.listenTls({
+      ...listenOptions,
+      cert: options.cert,
+      key: options.key!,
+    });
+  const addr = listener.addr as Deno.NetAddr;
   let closing = false;
   let shutdownPromise: Promise<void> | undefined;
 
-  async function handle(connection: Connection): Promise<void> {
-    const { conn } = connection;
-    const out = new AnswerWriter();
-    // Where the answers of puts not yet committed to the log start.
-    const uncommitted: number[] = [];
-    const flush = async () => {
-      if (uncommitted.length > 0) {
-        try {
-          await journal?.commit();
-        } catch (error) {
-          out.failAt(uncommitted, storeFailure(error as Error));
-        }
-        uncommitted.length = 0;
-      }
-      await writeAll(conn, out.bytes());
-      out.reset();
+  const stats = (): ServerStats => {
+    const figures: ServerStats = {
+      uptime_seconds: Math.floor((Date.now() - counters.started) / 1000),
+      connections: connections.size,
+      connections_total: counters.connectionsTotal,
+      connections_refused: counters.connectionsRefused,
     };
-    for await (const batch of readLines(conn, { maxLineLength })) {
-      connection.idle = false;
-      const bytes = batch.bytes;
-      for (let i = 0; i < batch.count; i++) {
-        const start = batch.start(i);
-        const request = start < 0
-          ? TOO_LONG
-          : parseRequest(bytes, start, batch.end(i), keys);
-        if (request === undefined) continue;
-        switch (request.command) {
-          case "put":
-            if (journal === undefined) {
-              store.put(request.key, request.value, request.timestamp);
-            } else if (journal.failure !== undefined) {
-              out.error(storeFailure(journal.failure));
-              break;
-            } else {
-              store.put(request.key, request.value, request.timestamp);
-              journal.put(request.key, request.value, request.timestamp);
-              uncommitted.push(out.length);
-            }
-            out.ok();
-            break;
-          case "get": {
-            out.begin();
-            const cursor = new ReadCursor(store, request.key);
-            while (!cursor.fill(out)) await flush();
-            out.end();
-            break;
-          }
-          case "ping":
-            out.begin();
-            out.line("pong");
-            out.end();
-            break;
-          case "invalid":
-            out.error(request.message);
-            break;
-        }
-        if (out.length >= FLUSH_SIZE) await flush();
-      }
-      if (out.length > 0) await flush();
-      if (closing) return;
-      connection.idle = true;
+    for (const command of COMMANDS) {
+      figures[`commands_${command}`] = counters.commands.get(command) ?? 0;
     }
+    const { series, samples } = store.stats;
+    Object.assign(figures, {
+      errors: counters.errors,
+      series,
+      samples,
+      bytes_in: counters.bytesIn,
+      bytes_out: counters.bytesOut,
+    });
+    if (options.storage !== undefined) {
+      figures.log_bytes = options.storage.sizes.log;
+      figures.snapshot_bytes = options.storage.sizes.snapshot;
+    }
+    return figures;
+  };
+
+  const context = {
+    store,
+    journal,
+    parser: new RequestParser(),
+    counters,
+    token: options.token === undefined
+      ? undefined
+      : new TextEncoder().encode(options.token),
+    maxLineLength: options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH,
+    maxOutput: options.maxOutput ?? DEFAULT_MAX_OUTPUT,
+    get closing() {
+      return closing;
+    },
+    stats: () => Object.entries(stats()),
+  };
+
+  function refuse(conn: Deno.Conn): void {
+    counters.connectionsRefused++;
+    writeAll(conn, TOO_MANY_CONNECTIONS)
+      .catch(() => {})
+      .finally(() => conn.close());
+  }
+
+  function peer(conn: Deno.Conn): string {
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    return `${remote.hostname}:${remote.port}`;
   }
 
   async function accept(): Promise<void> {
-    const handlers = new Set<Promise<void>>();
+    const sessions = new Set<Promise<void>>();
     try {
       for await (const conn of listener) {
-        if (closing) {
-          conn.close();
+        if (connections.size >= maxConnections) {
+          refuse(conn);
           continue;
         }
-        const connection: Connection = { conn, idle: true };
+        counters.connectionsTotal++;
+        const connection: Connection = {
+          conn,
+          idle: true,
+          lastActive: Date.now(),
+        };
         connections.add(connection);
-        const handler = handle(connection)
+        const session = serveSession(conn, context, connection)
           .catch((error) => {
-            if (!isHangUp(error)) onError(error);
+            if (!isHangUp(error)) {
+              onError(
+                new Error(`Closed ${peer(conn)}: ${describe(error)}`, {
+                  cause: error,
+                }),
+              );
+            }
           })
           .finally(() => {
             connections.delete(connection);
-            handlers.delete(handler);
+            sessions.delete(session);
             try {
               conn.close();
             } catch {
-              // Already closed by shutdown.
+              // Already closed by shutdown or the idle timeout.
             }
           });
-        handlers.add(handler);
+        sessions.add(session);
       }
     } catch (error) {
-      if (!closing) onError(error);
+      if (!closing) onError(error as Error);
     }
-    await Promise.all(handlers);
+    await Promise.all(sessions);
   }
 
+  const timers: ReturnType<typeof setInterval>[] = [];
+  if (idleTimeout > 0) {
+    timers.push(setInterval(() => {
+      const now = Date.now();
+      for (const connection of connections) {
+        if (now - connection.lastActive > idleTimeout) connection.conn.close();
+      }
+    }, Math.max(10, Math.min(idleTimeout / 2, 1_000))));
+  }
+  if (options.retention !== undefined) {
+    const retention = options.retention;
+    const enforce = () => {
+      const cutoff = Math.floor(Date.now() / 1000) - retention;
+      if (store.dropBefore(cutoff) > 0 && journal !== undefined) {
+        journal.trim(cutoff);
+        journal.commit()?.catch(() => {});
+      }
+    };
+    enforce();
+    timers.push(
+      setInterval(enforce, Math.min(RETENTION_CHECK_MS, retention * 100)),
+    );
+  }
+
+  const done = Promise.withResolvers<void>();
   const accepting = accept().then(done.resolve, done.reject);
 
   function shutdown(): Promise<void> {
     shutdownPromise ??= (async () => {
       closing = true;
       options.signal?.removeEventListener("abort", onAbort);
+      for (const timer of timers) clearInterval(timer);
       listener.close();
       for (const connection of connections) {
         if (connection.idle) connection.conn.close();
       }
       // Clients that never read their answers would hold us forever.
-      const timer = setTimeout(() => {
+      const grace = setTimeout(() => {
         for (const connection of connections) connection.conn.close();
       }, SHUTDOWN_GRACE_MS);
       try {
         await accepting;
       } finally {
-        clearTimeout(timer);
+        clearTimeout(grace);
       }
     })();
     return shutdownPromise;
@@ -358,12 +425,17 @@ export function serve(options: ServeOptions = {}): Server {
     addr,
     finished: done.promise,
     shutdown,
+    stats,
     [Symbol.asyncDispose]: shutdown,
   };
 }
 
-/** Options of {@linkcode runServer}. */
-export interface RunServerOptions {
+/** Options of {@linkcode runServer}: those of {@linkcode serve}, and storage. */
+export interface RunServerOptions extends
+  Omit<
+    ServeOptions,
+    "hostname" | "port" | "store" | "storage" | "signal" | "onListen"
+  > {
   /**
    * The data directory; samples are kept in memory only when unset, as the
    * course's server does.
@@ -385,6 +457,11 @@ export interface RunServerOptions {
   compactBytes?: number;
 }
 
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" ||
+    hostname.startsWith("127.");
+}
+
 /**
  * Runs the server the way the course does, `run_server("127.0.0.1", 8888)`:
  * it prints where it listens and serves until SIGINT or SIGTERM, then
@@ -399,7 +476,7 @@ export interface RunServerOptions {
  *
  * @param hostname The address to listen on.
  * @param port The port to listen on.
- * @param options The data directory and its fsync policy.
+ * @param options The data directory, its fsync policy, access and limits.
  * @returns A promise that settles once the server has shut down.
  * @throws {Deno.errors.AddrInUse} When the port is taken.
  * @throws {Deno.errors.AlreadyExists} When another server uses the data
@@ -410,25 +487,33 @@ export async function runServer(
   port: number = DEFAULT_PORT,
   options: RunServerOptions = {},
 ): Promise<void> {
+  const { data, fsync, compactBytes, ...serveOptions } = options;
   const controller = new AbortController();
   const stop = () => controller.abort();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, stop);
   let storage: Storage | undefined;
   try {
-    if (options.data !== undefined) {
-      storage = await openStorage(options.data, {
-        fsync: options.fsync,
-        compactBytes: options.compactBytes,
-      });
+    if (data !== undefined) {
+      storage = await openStorage(data, { fsync, compactBytes });
+    }
+    if (!isLoopback(hostname) && options.token === undefined) {
+      console.error(
+        `pulse: warning: listening on ${hostname} without a token: anyone who can reach this port can read and write every series (set --token or PULSE_TOKEN)`,
+      );
     }
     const server = serve({
+      ...serveOptions,
       hostname,
       port,
       storage,
       signal: controller.signal,
       onListen: (addr) =>
-        console.error(`pulse: listening on ${addr.hostname}:${addr.port}`),
+        console.error(
+          `pulse: listening on ${addr.hostname}:${addr.port}${
+            options.cert ? " (TLS)" : ""
+          }`,
+        ),
     });
     await server.finished;
   } finally {
@@ -442,14 +527,22 @@ const HELP = `Usage: deno run -A server.ts [options]
 Serves Pulse's metrics protocol over TCP.
 
 Options:
-  --hostname HOST     address to listen on (default ${DEFAULT_HOSTNAME})
-  --port PORT         port to listen on, 0 for any free one (default ${DEFAULT_PORT})
-  --data DIR          keep samples in DIR (default ./data)
-  --memory            keep samples in memory only, as the course's server does
-  --fsync POLICY      always: answer puts once on disk; everysec: fsync every
-                      second; no: leave it to the OS (default everysec)
-  --compact-bytes N   compact the log into a snapshot past N bytes (default 64 MiB)
-  -h, --help          show this help
+  --hostname HOST        address to listen on (default ${DEFAULT_HOSTNAME})
+  --port PORT            port to listen on, 0 for any free one (default ${DEFAULT_PORT})
+  --data DIR             keep samples in DIR (default ./data)
+  --memory               keep samples in memory only, as the course's server does
+  --fsync POLICY         always: answer puts once on disk; everysec: fsync every
+                         second; no: leave it to the OS (default everysec)
+  --compact-bytes SIZE   compact the log into a snapshot past SIZE (default 64MiB)
+  --retention DURATION   drop samples older than this, such as 30d or 12h
+                         (default: keep everything)
+  --token SECRET         clients must first send "auth SECRET" (or set PULSE_TOKEN)
+  --cert FILE --key FILE serve over TLS with this PEM certificate and key
+  --max-connections N    refuse connections past N (default ${DEFAULT_MAX_CONNECTIONS})
+  --idle-timeout DURATION close connections silent this long (default: never)
+  --max-output SIZE      disconnect a client holding more unread answers (default 8MiB)
+  --max-line-length SIZE the longest request line (default 64KiB)
+  -h, --help             show this help
 `;
 
 function usage(message: string): number {
@@ -470,6 +563,14 @@ async function main(args: string[]): Promise<number> {
         memory: { type: "boolean", default: false },
         fsync: { type: "string", default: "everysec" },
         "compact-bytes": { type: "string" },
+        retention: { type: "string" },
+        token: { type: "string" },
+        cert: { type: "string" },
+        key: { type: "string" },
+        "max-connections": { type: "string" },
+        "idle-timeout": { type: "string" },
+        "max-output": { type: "string" },
+        "max-line-length": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -488,21 +589,45 @@ async function main(args: string[]): Promise<number> {
   if (!FSYNC_POLICIES.includes(fsync)) {
     return usage("--fsync must be always, everysec or no");
   }
-  const compactBytes = flags["compact-bytes"] === undefined
-    ? undefined
-    : Number(flags["compact-bytes"]);
-  if (
-    compactBytes !== undefined &&
-    !(Number.isSafeInteger(compactBytes) && compactBytes > 0)
-  ) {
-    return usage("--compact-bytes must be a positive integer");
+  if ((flags.cert === undefined) !== (flags.key === undefined)) {
+    return usage("--cert and --key go together");
   }
+  let options: RunServerOptions;
   try {
-    await runServer(flags.hostname, port, {
+    const size = (text: string | undefined) =>
+      text === undefined ? undefined : parseSize(text);
+    const maxConnections = flags["max-connections"];
+    if (maxConnections !== undefined && !/^\d+$/.test(maxConnections)) {
+      return usage("--max-connections must be a whole number");
+    }
+    options = {
       data: flags.memory ? undefined : flags.data,
       fsync,
-      compactBytes,
-    });
+      compactBytes: size(flags["compact-bytes"]),
+      retention: flags.retention === undefined
+        ? undefined
+        : parseDuration(flags.retention) / 1000,
+      token: flags.token ?? Deno.env.get("PULSE_TOKEN"),
+      cert: flags.cert === undefined
+        ? undefined
+        : await Deno.readTextFile(flags.cert),
+      key: flags.key === undefined
+        ? undefined
+        : await Deno.readTextFile(flags.key),
+      maxConnections: maxConnections === undefined
+        ? undefined
+        : Number(maxConnections),
+      idleTimeout: flags["idle-timeout"] === undefined
+        ? undefined
+        : parseDuration(flags["idle-timeout"]),
+      maxOutput: size(flags["max-output"]),
+      maxLineLength: size(flags["max-line-length"]),
+    };
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+  try {
+    await runServer(flags.hostname, port, options);
   } catch (error) {
     console.error(`pulse: ${(error as Error).message}`);
     return 1;

@@ -22,6 +22,8 @@
  * @module
  */
 
+import type { Pattern, Segment } from "./pattern.ts";
+
 // Samples per chunk. Series grow by whole chunks rather than by copying one
 // ever larger array: copies leave garbage behind that the allocator keeps
 // resident, while fixed chunks cost a few bytes of headers per sample.
@@ -142,6 +144,8 @@ class Chunk {
 export class Series {
   /** The series' name. */
   readonly key: string;
+  /** Orders series by when their key was first put: larger is later. */
+  readonly created: number;
   #chunks: Chunk[] = [];
   #length = 0;
 
@@ -150,9 +154,11 @@ export class Series {
    * {@linkcode Store.put}.
    *
    * @param key The series' name.
+   * @param created Where it sorts among series, by creation.
    */
-  constructor(key: string) {
+  constructor(key: string, created = 0) {
     this.key = key;
+    this.created = created;
   }
 
   /** How many samples the series holds. */
@@ -296,6 +302,49 @@ export class Series {
   }
 
   /**
+   * The value at `timestamp`.
+   *
+   * @param timestamp A timestamp.
+   * @returns The value, or `undefined` when there is no sample then.
+   */
+  at(timestamp: number): number | undefined {
+    if (this.#length === 0) return undefined;
+    const chunk = this.#chunks[this.#chunkFor(timestamp)];
+    const index = chunk.lowerBound(timestamp);
+    return index < chunk.length && chunk.timestamp(index) === timestamp
+      ? chunk.values[index]
+      : undefined;
+  }
+
+  /**
+   * Removes the samples older than `cutoff`: whole chunks at once, and a
+   * shift within the chunk that holds the cutoff.
+   *
+   * @param cutoff The earliest timestamp kept.
+   * @returns How many samples were removed.
+   */
+  dropBefore(cutoff: number): number {
+    const chunks = this.#chunks;
+    let whole = 0;
+    let dropped = 0;
+    while (whole < chunks.length && chunks[whole].last < cutoff) {
+      dropped += chunks[whole].length;
+      whole++;
+    }
+    chunks.splice(0, whole);
+    const chunk = chunks[0];
+    if (chunk !== undefined && chunk.first < cutoff) {
+      const index = chunk.lowerBound(cutoff);
+      chunk.offsets.copyWithin(0, index, chunk.length);
+      chunk.values.copyWithin(0, index, chunk.length);
+      chunk.length -= index;
+      dropped += index;
+    }
+    this.#length -= dropped;
+    return dropped;
+  }
+
+  /**
    * All samples as `[timestamp, value]` pairs, sorted by timestamp; for tests
    * and small series.
    *
@@ -312,6 +361,11 @@ export class Series {
   }
 }
 
+interface IndexNode {
+  children: Map<string, IndexNode>;
+  series: Series | undefined;
+}
+
 /** Statistics of a {@linkcode Store}. */
 export interface StoreStats {
   /** How many series there are. */
@@ -326,6 +380,10 @@ export interface StoreStats {
 export class Store {
   #series = new Map<string, Series>();
   #samples = 0;
+  #created = 0;
+  // Series by dot-separated segments, so that a pattern visits only the
+  // branches its segments can match.
+  #index: IndexNode = { children: new Map(), series: undefined };
 
   /**
    * Stores a sample. The same key and timestamp again replaces the value.
@@ -355,10 +413,74 @@ export class Store {
           }: a key is not empty and holds no whitespace`,
         );
       }
-      series = new Series(key);
+      series = new Series(key, this.#created++);
       this.#series.set(key, series);
+      let node = this.#index;
+      for (const segment of key.split(".")) {
+        let child = node.children.get(segment);
+        if (child === undefined) {
+          child = { children: new Map(), series: undefined };
+          node.children.set(segment, child);
+        }
+        node = child;
+      }
+      node.series = series;
     }
     if (series.put(timestamp, value)) this.#samples++;
+  }
+
+  /**
+   * The series whose names match `pattern`, in the order their keys were
+   * first put. Costs O(series visited): a literal prefix of the pattern
+   * narrows the search to its branch.
+   *
+   * @param pattern A compiled pattern.
+   * @returns The matching series.
+   */
+  match(pattern: Pattern): Series[] {
+    const found = new Set<Series>();
+    const visit = (
+      node: IndexNode,
+      segments: readonly Segment[],
+      i: number,
+    ): void => {
+      if (i === segments.length) {
+        if (node.series !== undefined) found.add(node.series);
+        return;
+      }
+      const segment = segments[i];
+      if (typeof segment === "string") {
+        const child = node.children.get(segment);
+        if (child !== undefined) visit(child, segments, i + 1);
+        return;
+      }
+      for (const [name, child] of node.children) {
+        if (segment.test(name)) visit(child, segments, i + 1);
+      }
+    };
+    for (const segments of pattern.alternatives) {
+      visit(this.#index, segments, 0);
+    }
+    return [...found].sort((a, b) => a.created - b.created);
+  }
+
+  /**
+   * Removes the samples older than `cutoff` from every series, and the
+   * series left empty.
+   *
+   * @param cutoff The earliest timestamp kept.
+   * @returns How many samples were removed.
+   */
+  dropBefore(cutoff: number): number {
+    let dropped = 0;
+    for (const series of this.#series.values()) {
+      if (series.first! >= cutoff) continue;
+      const n = series.dropBefore(cutoff);
+      dropped += n;
+      this.#samples -= n;
+      if (series.length === 0) this.delete(series.key);
+    }
+    return dropped;
   }
 
   /**
@@ -391,7 +513,20 @@ export class Store {
     const series = this.#series.get(key);
     if (series === undefined) return false;
     this.#samples -= series.length;
-    return this.#series.delete(key);
+    this.#series.delete(key);
+    // Unlink the key's node and prune the branches left empty.
+    const path: IndexNode[] = [this.#index];
+    const segments = key.split(".");
+    for (const segment of segments) {
+      path.push(path.at(-1)!.children.get(segment)!);
+    }
+    path.at(-1)!.series = undefined;
+    for (let i = segments.length; i > 0; i--) {
+      const node = path[i];
+      if (node.series !== undefined || node.children.size > 0) break;
+      path[i - 1].children.delete(segments[i - 1]);
+    }
+    return true;
   }
 
   /** How many series and samples the store holds. */

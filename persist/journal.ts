@@ -21,6 +21,7 @@ import {
   ENTRY_DELETE,
   ENTRY_KEY,
   ENTRY_PUT,
+  ENTRY_TRIM,
   RECORD_BATCH,
   RecordWriter,
 } from "./records.ts";
@@ -142,6 +143,17 @@ export class Journal {
   }
 
   /**
+   * Adds the dropping of every sample older than `cutoff` to the open batch.
+   *
+   * @param cutoff The earliest timestamp kept.
+   */
+  trim(cutoff: number): void {
+    this.#open();
+    this.#pending.byte(ENTRY_TRIM);
+    this.#pending.signed(cutoff);
+  }
+
+  /**
    * Seals the open batch into a record and has it written.
    *
    * @returns Under `always`, a promise that settles once the batch is on
@@ -205,12 +217,15 @@ export class Journal {
     }
   }
 
+  #open(): void {
+    if (this.#pending.open) return;
+    this.#pending.begin(RECORD_BATCH);
+    this.#keyIds.clear();
+  }
+
   #keyId(key: string): number {
+    this.#open();
     const w = this.#pending;
-    if (!w.open) {
-      w.begin(RECORD_BATCH);
-      this.#keyIds.clear();
-    }
     let id = this.#keyIds.get(key);
     if (id === undefined) {
       id = this.#keyIds.size;

@@ -30,6 +30,8 @@ export const ENTRY_KEY = 1;
 export const ENTRY_PUT = 2;
 /** Log entry: a series deleted. */
 export const ENTRY_DELETE = 3;
+/** Log entry: every sample older than a cutoff dropped (retention). */
+export const ENTRY_TRIM = 4;
 
 /** What a file holds, written in its header. */
 export const FILE_LOG = 1;

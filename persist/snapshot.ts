@@ -17,6 +17,7 @@ import {
   ENTRY_DELETE,
   ENTRY_KEY,
   ENTRY_PUT,
+  ENTRY_TRIM,
   FILE_SNAPSHOT,
   type FileHeader,
   readHeader,
@@ -196,6 +197,10 @@ function restoreBatch(store: Store, r: RecordReader, keys: string[]): void {
     const entry = r.byte();
     if (entry === ENTRY_KEY) {
       keys[r.varint()] = r.string();
+      continue;
+    }
+    if (entry === ENTRY_TRIM) {
+      store.dropBefore(r.signed());
       continue;
     }
     const key = keys[r.varint()];

@@ -1,0 +1,272 @@
+/**
+ * One client's connection: its lines are framed, parsed, run against the
+ * shared store, and their answers handed to the client's outbox.
+ *
+ * Every complete line of a chunk is handled before anything is awaited, and
+ * their answers leave in one write. Three things make a session wait: a log
+ * commit under `--fsync always`, a long answer streamed as the client takes
+ * it, and answers held for the client past the high-water mark, after which
+ * the session reads nothing more until they drain. Work on one chunk also
+ * gives way to other clients every few milliseconds.
+ *
+ * @module
+ */
+
+import { setImmediate } from "node:timers";
+import { describe } from "./_describe.ts";
+import { readLines } from "./_lines.ts";
+import { Outbox } from "./_outbox.ts";
+import type { Counters } from "./_stats.ts";
+import type { Journal } from "./persist/journal.ts";
+import {
+  AnswerWriter,
+  type Request,
+  type RequestParser,
+  WRONG_COMMAND,
+} from "./protocol.ts";
+import { Query } from "./query.ts";
+import type { Store } from "./store.ts";
+
+/** What all sessions share. */
+export interface SessionContext {
+  /** The store. */
+  store: Store;
+  /** The log, unless the store is kept in memory only. */
+  journal: Journal | undefined;
+  /** The request parser, with its cache of keys. */
+  parser: RequestParser;
+  /** The server's figures. */
+  counters: Counters;
+  /** The token a client must send first, as bytes, if any. */
+  token: Uint8Array | undefined;
+  /** The longest request line. */
+  maxLineLength: number;
+  /** Held answer bytes past which a client is disconnected. */
+  maxOutput: number;
+  /** Whether the server is shutting down. */
+  readonly closing: boolean;
+  /** Lines of the `stats` answer beyond the counters. */
+  stats(): [name: string, value: number][];
+}
+
+/** What the server tracks of a session. */
+export interface SessionState {
+  /** Waiting for bytes, with no answer owed: safe to close. */
+  idle: boolean;
+  /** When the client last sent bytes or took answers (`Date.now()`). */
+  lastActive: number;
+}
+
+// Answers are handed over at this size even mid-answer, so that a long one
+// is streamed rather than built whole.
+const FLUSH_SIZE = 64 * 1024;
+// Held answers past this make the session wait and stop reading.
+const HIGH_WATER = 64 * 1024;
+// Samples read per step of a streamed answer.
+const READ_STEP = 4096;
+// Work on one chunk gives way to other clients after this long.
+const SLICE_MS = 2;
+
+const TOO_LONG: Request = { command: "invalid", message: WRONG_COMMAND };
+
+/** Lets other connections' I/O run before going on. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Compares two byte strings in time that depends on their lengths only. */
+function equalInConstantTime(a: Uint8Array, b: Uint8Array): boolean {
+  let difference = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) difference |= (a[i] ?? 0) ^ b[i];
+  return difference === 0;
+}
+
+/**
+ * Serves one connection until the client leaves or the server shuts down.
+ *
+ * @param conn The connection.
+ * @param context What sessions share.
+ * @param state Updated for the server: idle or not, and when last active.
+ */
+export async function serveSession(
+  conn: Deno.Conn,
+  context: SessionContext,
+  state: SessionState,
+): Promise<void> {
+  const { store, journal, parser, counters } = context;
+  const out = new AnswerWriter();
+  const outbox = new Outbox(conn, HIGH_WATER, context.maxOutput);
+  let authenticated = context.token === undefined;
+  // Where the answers of changes not yet committed to the log start and end.
+  const uncommitted: number[] = [];
+
+  /** Hands the answers over, once the puts among them are in the log. */
+  const flush = (): Promise<void> | undefined => {
+    const durable = uncommitted.length > 0 ? journal!.commit() : undefined;
+    if (durable === undefined) {
+      deliver();
+      return undefined;
+    }
+    return durable.then(deliver, (error) => {
+      out.failAt(uncommitted, `cannot write the log: ${describe(error)}`);
+      counters.errors += uncommitted.length;
+      deliver();
+    });
+  };
+  const deliver = () => {
+    uncommitted.length = 0;
+    if (out.length === 0) return;
+    counters.bytesOut += out.length;
+    outbox.send(out.take());
+  };
+  const sink = (key: string, value: number, timestamp: number) =>
+    out.sample(key, value, timestamp);
+  /** The rest of an answer: writes some of it, returns whether it is done. */
+  type Rest = () => boolean;
+  const rows = (query: Query): Rest => () => query.read(sink, READ_STEP);
+  /** Streams the rest of an answer as the client takes it, and ends it. */
+  const stream = async (rest: Rest) => {
+    while (!rest()) {
+      if (out.length >= FLUSH_SIZE) {
+        await flush();
+        const draining = outbox.drain();
+        if (draining !== undefined) await draining;
+      }
+    }
+    out.end();
+  };
+
+  /**
+   * Runs one request and writes its answer, or the start of it when the
+   * rest is to be streamed.
+   */
+  const execute = (request: Request): Rest | undefined => {
+    counters.count(request.command);
+    if (!authenticated && request.command !== "auth") {
+      counters.errors++;
+      out.error("authentication required");
+      return undefined;
+    }
+    switch (request.command) {
+      case "put":
+        if (journal !== undefined) {
+          if (journal.failure !== undefined) {
+            counters.errors++;
+            out.error(`cannot write the log: ${describe(journal.failure)}`);
+            return undefined;
+          }
+          journal.put(request.key, request.value, request.timestamp);
+          uncommitted.push(out.length, out.length + 4);
+        }
+        store.put(request.key, request.value, request.timestamp);
+        out.ok();
+        return undefined;
+      case "get": {
+        out.begin();
+        if (request.key === "*") return rows(new Query(store.series()));
+        const series = store.get(request.key);
+        return rows(new Query(series === undefined ? [] : [series]));
+      }
+      case "query":
+        out.begin();
+        return rows(new Query(store.match(request.pattern), request));
+      case "last":
+        out.begin();
+        return rows(new Query(store.match(request.pattern), { latest: true }));
+      case "keys": {
+        out.begin();
+        const matched = store.match(request.pattern);
+        let i = 0;
+        return () => {
+          for (; i < matched.length && out.length < FLUSH_SIZE; i++) {
+            out.line(matched[i].key);
+          }
+          return i === matched.length;
+        };
+      }
+      case "delete": {
+        if (journal?.failure !== undefined) {
+          counters.errors++;
+          out.error(`cannot write the log: ${describe(journal.failure)}`);
+          return undefined;
+        }
+        const matched = store.match(request.pattern);
+        for (const series of matched) {
+          journal?.delete(series.key);
+          store.delete(series.key);
+        }
+        const start = out.length;
+        out.begin();
+        out.line(String(matched.length));
+        out.end();
+        if (journal !== undefined) uncommitted.push(start, out.length);
+        return undefined;
+      }
+      case "ping":
+        out.begin();
+        out.line("pong");
+        out.end();
+        return undefined;
+      case "stats":
+        out.begin();
+        for (const [name, value] of context.stats()) {
+          out.line(`${name} ${value}`);
+        }
+        out.end();
+        return undefined;
+      case "auth":
+        if (
+          context.token !== undefined &&
+          !equalInConstantTime(request.token, context.token)
+        ) {
+          counters.errors++;
+          out.error("invalid token");
+          return undefined;
+        }
+        authenticated = true;
+        out.ok();
+        return undefined;
+      case "invalid":
+        counters.errors++;
+        out.error(request.message);
+        return undefined;
+    }
+  };
+
+  state.idle = true;
+  const lines = readLines(conn, {
+    maxLineLength: context.maxLineLength,
+    onRead: (n) => {
+      counters.bytesIn += n;
+      state.lastActive = Date.now();
+    },
+  });
+  for await (const batch of lines) {
+    state.idle = false;
+    const bytes = batch.bytes;
+    let sliceStart = performance.now();
+    for (let i = 0; i < batch.count; i++) {
+      const start = batch.start(i);
+      const request = start < 0
+        ? TOO_LONG
+        : parser.parse(bytes, start, batch.end(i));
+      if (request === undefined) continue;
+      const rest = execute(request);
+      if (rest !== undefined) await stream(rest);
+      if ((i & 31) === 31 && performance.now() - sliceStart > SLICE_MS) {
+        await flush();
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+    }
+    const committing = flush();
+    if (committing !== undefined) await committing;
+    // Read on only once the client has taken most of its answers.
+    const draining = outbox.drain();
+    if (draining !== undefined) await draining;
+    state.lastActive = Date.now();
+    if (context.closing) break;
+    state.idle = true;
+  }
+  await outbox.drain(0);
+}

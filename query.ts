@@ -1,0 +1,222 @@
+/**
+ * Reading samples out of the store in steps: the samples of many series in
+ * a time range, rolled up into buckets or not, handed over a bounded number
+ * at a time, so that an answer of any size can be streamed.
+ *
+ * @example Rolling samples up into 60-second buckets
+ * ```ts
+ * import { Query, Store } from "@pulse/metrics";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const store = new Store();
+ * for (let t = 0; t < 180; t += 30) store.put("palm.cpu", t, t);
+ * const rows: [string, number, number][] = [];
+ * const query = new Query([store.get("palm.cpu")!], {
+ *   step: 60,
+ *   aggregation: "avg",
+ * });
+ * query.read((key, value, timestamp) => rows.push([key, value, timestamp]));
+ * deepEqual(rows, [
+ *   ["palm.cpu", 15, 0],
+ *   ["palm.cpu", 75, 60],
+ *   ["palm.cpu", 135, 120],
+ * ]);
+ * ```
+ *
+ * @module
+ */
+
+import type { Series } from "./store.ts";
+
+/** How the samples of a bucket are rolled up into one value. */
+export type Aggregation = "avg" | "min" | "max" | "sum" | "count" | "last";
+
+/** The aggregations, for validating input. */
+export const AGGREGATIONS: readonly Aggregation[] = [
+  "avg",
+  "min",
+  "max",
+  "sum",
+  "count",
+  "last",
+];
+
+/** Options of {@linkcode Query}. */
+export interface QueryOptions {
+  /**
+   * The earliest timestamp wanted.
+   *
+   * @default {-Infinity}
+   */
+  from?: number;
+  /**
+   * The latest timestamp wanted.
+   *
+   * @default {Infinity}
+   */
+  to?: number;
+  /**
+   * Bucket width in seconds; buckets start at multiples of it. No roll-up
+   * when unset.
+   *
+   * @default {undefined}
+   */
+  step?: number;
+  /**
+   * How a bucket's samples become one value.
+   *
+   * @default {"avg"}
+   */
+  aggregation?: Aggregation;
+  /**
+   * Read only each series' latest sample, if it is within the range.
+   *
+   * @default {false}
+   */
+  latest?: boolean;
+}
+
+/** Receives rows: a key, a value and a timestamp. */
+export type RowSink = (key: string, value: number, timestamp: number) => void;
+
+// Samples copied out of a series per step.
+const READ_STEP = 1024;
+
+/**
+ * A cursor over the samples of several series. Later puts can neither
+ * derail nor repeat it: it resumes after the last timestamp it read.
+ */
+export class Query {
+  #series: Iterator<Series>;
+  #current: Series | undefined;
+  #from: number;
+  #to: number;
+  #step: number | undefined;
+  #aggregation: Aggregation;
+  #latest: boolean;
+  #cursor: number;
+  #timestamps = new Float64Array(READ_STEP);
+  #values = new Float64Array(READ_STEP);
+  // The bucket being rolled up.
+  #bucket = NaN;
+  #count = 0;
+  #sum = 0;
+  #min = 0;
+  #max = 0;
+  #last = 0;
+
+  /**
+   * Starts reading `series`, in their order.
+   *
+   * @param series The series to read; an iterator may be live.
+   * @param options The range and the roll-up.
+   * @throws {RangeError} When `step` is not a positive safe integer.
+   */
+  constructor(series: Iterable<Series>, options: QueryOptions = {}) {
+    const step = options.step;
+    if (step !== undefined && !(Number.isSafeInteger(step) && step > 0)) {
+      throw new RangeError(
+        `Cannot query with step ${step}: not a positive integer`,
+      );
+    }
+    this.#series = series[Symbol.iterator]();
+    this.#current = this.#series.next().value;
+    this.#from = options.from ?? -Infinity;
+    this.#to = options.to ?? Infinity;
+    this.#step = step;
+    this.#aggregation = options.aggregation ?? "avg";
+    this.#latest = options.latest ?? false;
+    this.#cursor = this.#from;
+  }
+
+  /**
+   * Hands rows to `sink` until `limit` samples are read or all are.
+   *
+   * @param sink Receives the rows, series by series, in timestamp order.
+   * @param limit About how many samples to read in this call.
+   * @returns Whether the query is complete.
+   */
+  read(sink: RowSink, limit: number = Infinity): boolean {
+    let read = 0;
+    while (this.#current !== undefined) {
+      const series = this.#current;
+      if (this.#latest) {
+        const last = series.last;
+        if (last !== undefined) this.#cursor = Math.max(this.#cursor, last);
+      }
+      const n = series.read(
+        this.#cursor,
+        this.#to,
+        this.#timestamps,
+        this.#values,
+      );
+      if (this.#step === undefined) {
+        for (let i = 0; i < n; i++) {
+          sink(series.key, this.#values[i], this.#timestamps[i]);
+        }
+      } else {
+        this.#rollUp(series.key, n, sink);
+      }
+      read += n;
+      if (n === READ_STEP) {
+        this.#cursor = this.#timestamps[n - 1] + 1;
+      } else {
+        if (this.#count > 0) this.#emit(series.key, sink);
+        this.#current = this.#series.next().value;
+        this.#cursor = this.#from;
+      }
+      if (read >= limit) return this.#current === undefined;
+    }
+    return true;
+  }
+
+  #rollUp(key: string, n: number, sink: RowSink): void {
+    const step = this.#step!;
+    for (let i = 0; i < n; i++) {
+      const timestamp = this.#timestamps[i];
+      const value = this.#values[i];
+      // Exact for any safe integer, unlike Math.floor(timestamp / step).
+      const bucket = timestamp - (((timestamp % step) + step) % step);
+      if (bucket !== this.#bucket) {
+        if (this.#count > 0) this.#emit(key, sink);
+        this.#bucket = bucket;
+        this.#count = 0;
+        this.#sum = 0;
+        this.#min = value;
+        this.#max = value;
+      }
+      this.#count++;
+      this.#sum += value;
+      if (value < this.#min) this.#min = value;
+      if (value > this.#max) this.#max = value;
+      this.#last = value;
+    }
+  }
+
+  #emit(key: string, sink: RowSink): void {
+    let value: number;
+    switch (this.#aggregation) {
+      case "avg":
+        value = this.#sum / this.#count;
+        break;
+      case "min":
+        value = this.#min;
+        break;
+      case "max":
+        value = this.#max;
+        break;
+      case "sum":
+        value = this.#sum;
+        break;
+      case "count":
+        value = this.#count;
+        break;
+      case "last":
+        value = this.#last;
+        break;
+    }
+    sink(key, value, this.#bucket);
+    this.#count = 0;
+    this.#bucket = NaN;
+  }
+}
