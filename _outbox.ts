@@ -34,7 +34,6 @@ export class Outbox {
   #maxOutput: number;
   #queue: Uint8Array[] = [];
   #held = 0;
-  #sent = 0;
   #writing: Promise<void> | undefined;
   #error: unknown;
   #waiter: { below: number; done: PromiseWithResolvers<void> } | undefined;
@@ -57,11 +56,6 @@ export class Outbox {
     return this.#held;
   }
 
-  /** Bytes written so far. */
-  get sent(): number {
-    return this.#sent;
-  }
-
   /**
    * Queues `bytes`, which the outbox then owns, and has them written.
    *
@@ -76,6 +70,21 @@ export class Outbox {
       throw new OutputOverflow(this.#held, this.#maxOutput);
     }
     this.#writing ??= this.#write();
+  }
+
+  /**
+   * Writes `bytes` after what is queued, and settles once all is written.
+   * With nothing queued this is one plain write: the common case, kept
+   * cheap. `bytes` must stay unchanged until then.
+   *
+   * @param bytes Answers.
+   * @returns A promise that settles once everything is written.
+   */
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#writing === undefined) return writeAll(this.#writer, bytes);
+    this.send(bytes.slice());
+    return this.drain(0) ?? Promise.resolve();
   }
 
   /**
@@ -102,7 +111,6 @@ export class Outbox {
         this.#queue = [];
         await writeAll(this.#writer, bytes);
         this.#held -= bytes.length;
-        this.#sent += bytes.length;
         const waiter = this.#waiter;
         if (waiter !== undefined && this.#held <= waiter.below) {
           this.#waiter = undefined;

@@ -3,11 +3,12 @@
  * shared store, and their answers handed to the client's outbox.
  *
  * Every complete line of a chunk is handled before anything is awaited, and
- * their answers leave in one write. Three things make a session wait: a log
- * commit under `--fsync always`, a long answer streamed as the client takes
- * it, and answers held for the client past the high-water mark, after which
- * the session reads nothing more until they drain. Work on one chunk also
- * gives way to other clients every few milliseconds.
+ * their answers leave in one write; the next chunk is read once the client
+ * has taken them. Within a chunk a session waits only for a log commit under
+ * `--fsync always`, and when its answers pass 64 KiB (a long answer, or many)
+ * it hands them to the outbox and waits while the client holds more than
+ * 64 KiB of them unread. Work on one chunk also gives way to other clients
+ * every few milliseconds.
  *
  * @module
  */
@@ -53,8 +54,11 @@ export interface SessionContext {
 export interface SessionState {
   /** Waiting for bytes, with no answer owed: safe to close. */
   idle: boolean;
-  /** When the client last sent bytes or took answers (`Date.now()`). */
-  lastActive: number;
+  /**
+   * Grows whenever the client sends bytes or takes answers: the server sees
+   * idleness as this standing still, without reading a clock per request.
+   */
+  activity: number;
 }
 
 // Answers are handed over at this size even mid-answer, so that a long one
@@ -100,24 +104,38 @@ export async function serveSession(
   // Where the answers of changes not yet committed to the log start and end.
   const uncommitted: number[] = [];
 
-  /** Hands the answers over, once the puts among them are in the log. */
-  const flush = (): Promise<void> | undefined => {
-    const durable = uncommitted.length > 0 ? journal!.commit() : undefined;
+  /**
+   * Commits the changes whose answers are written, and turns those answers
+   * into errors if the log could not take them.
+   */
+  const commit = (): Promise<void> | undefined => {
+    if (uncommitted.length === 0) return undefined;
+    const durable = journal!.commit();
     if (durable === undefined) {
-      deliver();
+      uncommitted.length = 0;
       return undefined;
     }
-    return durable.then(deliver, (error) => {
+    return durable.then(() => {
+      uncommitted.length = 0;
+    }, (error) => {
       out.failAt(uncommitted, `cannot write the log: ${describe(error)}`);
-      counters.errors += uncommitted.length;
-      deliver();
+      counters.errors += uncommitted.length / 2;
+      uncommitted.length = 0;
     });
   };
-  const deliver = () => {
-    uncommitted.length = 0;
-    if (out.length === 0) return;
-    counters.bytesOut += out.length;
-    outbox.send(out.take());
+  /**
+   * Hands the answers so far to the outbox mid-chunk, and waits while the
+   * client holds more than the high-water mark of them unread.
+   */
+  const handOver = async () => {
+    const committing = commit();
+    if (committing !== undefined) await committing;
+    if (out.length > 0) {
+      counters.bytesOut += out.length;
+      outbox.send(out.take());
+    }
+    const draining = outbox.drain();
+    if (draining !== undefined) await draining;
   };
   const sink = (key: string, value: number, timestamp: number) =>
     out.sample(key, value, timestamp);
@@ -127,11 +145,7 @@ export async function serveSession(
   /** Streams the rest of an answer as the client takes it, and ends it. */
   const stream = async (rest: Rest) => {
     while (!rest()) {
-      if (out.length >= FLUSH_SIZE) {
-        await flush();
-        const draining = outbox.drain();
-        if (draining !== undefined) await draining;
-      }
+      if (out.length >= FLUSH_SIZE) await handOver();
     }
     out.end();
   };
@@ -141,7 +155,7 @@ export async function serveSession(
    * rest is to be streamed.
    */
   const execute = (request: Request): Rest | undefined => {
-    counters.count(request.command);
+    counters.commands[request.command]++;
     if (!authenticated && request.command !== "auth") {
       counters.errors++;
       out.error("authentication required");
@@ -238,13 +252,14 @@ export async function serveSession(
     maxLineLength: context.maxLineLength,
     onRead: (n) => {
       counters.bytesIn += n;
-      state.lastActive = Date.now();
+      state.activity++;
     },
   });
   for await (const batch of lines) {
     state.idle = false;
     const bytes = batch.bytes;
-    let sliceStart = performance.now();
+    // Only chunks of many lines are timed; most hold one or a few.
+    let sliceStart = batch.count > 32 ? performance.now() : 0;
     for (let i = 0; i < batch.count; i++) {
       const start = batch.start(i);
       const request = start < 0
@@ -253,20 +268,28 @@ export async function serveSession(
       if (request === undefined) continue;
       const rest = execute(request);
       if (rest !== undefined) await stream(rest);
-      if ((i & 31) === 31 && performance.now() - sliceStart > SLICE_MS) {
-        await flush();
+      if (out.length >= FLUSH_SIZE) {
+        await handOver();
+      } else if (
+        (i & 31) === 31 && performance.now() - sliceStart > SLICE_MS
+      ) {
+        await handOver();
         await yieldToEventLoop();
         sliceStart = performance.now();
       }
     }
-    const committing = flush();
+    const committing = commit();
     if (committing !== undefined) await committing;
-    // Read on only once the client has taken most of its answers.
-    const draining = outbox.drain();
-    if (draining !== undefined) await draining;
-    state.lastActive = Date.now();
+    // Read on only once the client has taken every answer.
+    if (out.length > 0) {
+      counters.bytesOut += out.length;
+      await outbox.write(out.bytes());
+      out.reset();
+    }
+    state.activity++;
     if (context.closing) break;
     state.idle = true;
   }
-  await outbox.drain(0);
+  const draining = outbox.drain(0);
+  if (draining !== undefined) await draining;
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { Request } from "./protocol.ts";
+
 /** Counters of one server. */
 export class Counters {
   /** When the server started (`Date.now()`). */
@@ -20,14 +22,16 @@ export class Counters {
   /** Bytes of answers handed to connections. */
   bytesOut = 0;
   /** Requests by command; invalid lines count as `invalid`. */
-  readonly commands: Map<string, number> = new Map();
-
-  /**
-   * Counts one request.
-   *
-   * @param command The request's command.
-   */
-  count(command: string): void {
-    this.commands.set(command, (this.commands.get(command) ?? 0) + 1);
-  }
+  readonly commands: Record<Request["command"], number> = {
+    put: 0,
+    get: 0,
+    last: 0,
+    query: 0,
+    keys: 0,
+    delete: 0,
+    ping: 0,
+    stats: 0,
+    auth: 0,
+    invalid: 0,
+  };
 }

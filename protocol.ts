@@ -273,7 +273,7 @@ function latin1(bytes: Uint8Array, start: number, end: number): string {
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 // Direct-mapped cache of decoded keys, so that a key's bytes become a string
 // once rather than once per request.
-const KEY_CACHE_SIZE = 4096;
+const KEY_CACHE_SIZE = 65536;
 
 /**
  * Turns the bytes of keys into strings, validating UTF-8, and remembers the

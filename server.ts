@@ -175,18 +175,6 @@ export interface Server extends AsyncDisposable {
 const SHUTDOWN_GRACE_MS = 5_000;
 // How often retention runs at most: at least once a minute.
 const RETENTION_CHECK_MS = 60_000;
-const COMMANDS = [
-  "put",
-  "get",
-  "last",
-  "query",
-  "keys",
-  "delete",
-  "ping",
-  "stats",
-  "auth",
-  "invalid",
-];
 const TOO_MANY_CONNECTIONS = new TextEncoder().encode(
   "error\ntoo many connections\n\n",
 );
@@ -277,8 +265,8 @@ export function serve(options: ServeOptions = {}): Server {
       connections_total: counters.connectionsTotal,
       connections_refused: counters.connectionsRefused,
     };
-    for (const command of COMMANDS) {
-      figures[`commands_${command}`] = counters.commands.get(command) ?? 0;
+    for (const [command, count] of Object.entries(counters.commands)) {
+      figures[`commands_${command}`] = count;
     }
     const { series, samples } = store.stats;
     Object.assign(figures, {
@@ -335,7 +323,7 @@ export function serve(options: ServeOptions = {}): Server {
         const connection: Connection = {
           conn,
           idle: true,
-          lastActive: Date.now(),
+          activity: 0,
         };
         connections.add(connection);
         const session = serveSession(conn, context, connection)
@@ -367,12 +355,23 @@ export function serve(options: ServeOptions = {}): Server {
 
   const timers: ReturnType<typeof setInterval>[] = [];
   if (idleTimeout > 0) {
+    // Each sweep notes every connection's activity; one that stood still
+    // for the whole timeout is closed.
+    const seen = new Map<Connection, { activity: number; since: number }>();
     timers.push(setInterval(() => {
       const now = Date.now();
       for (const connection of connections) {
-        if (now - connection.lastActive > idleTimeout) connection.conn.close();
+        const last = seen.get(connection);
+        if (last === undefined || last.activity !== connection.activity) {
+          seen.set(connection, { activity: connection.activity, since: now });
+        } else if (now - last.since >= idleTimeout) {
+          connection.conn.close();
+        }
       }
-    }, Math.max(10, Math.min(idleTimeout / 2, 1_000))));
+      for (const connection of seen.keys()) {
+        if (!connections.has(connection)) seen.delete(connection);
+      }
+    }, Math.max(10, Math.min(idleTimeout / 4, 1_000))));
   }
   if (options.retention !== undefined) {
     const retention = options.retention;

@@ -1,0 +1,245 @@
+/**
+ * The benchmark of Pulse: runs the baseline server and Pulse as child
+ * processes, drives them with the load generator in its own process, and
+ * prints a markdown report on stdout. Progress goes to stderr.
+ *
+ * Sections, each selectable with `--only` (comma-separated):
+ * - `throughput`: puts and gets against the baseline, in alternating rounds;
+ * - `memory`: bytes per sample after putting millions of samples;
+ * - `stream`: `get *` of all those samples, its first byte and peak memory;
+ * - `client`: puts pipelined through one `Client`;
+ * - `backpressure`: a client that never reads, and another one's pings.
+ *
+ * Flags: `--duration` seconds measured per figure (3), `--warmup` seconds
+ * before each (1), `--connections` of the throughput workloads (16),
+ * `--rounds` per throughput figure (3), `--only` sections (all),
+ * `--storage memory|everysec|always` of the shared Pulse server (memory),
+ * `--samples` put before `get *` (2,000,000).
+ *
+ * Without `server.ts` it measures the baseline alone. It exits non-zero only
+ * when something fails to run; slow figures are reported, never judged.
+ *
+ * ```sh
+ * deno run -A bench/main.ts --duration 3 --rounds 3 --only throughput,memory
+ * ```
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { measureBackpressure } from "./backpressure.ts";
+import { measureClient } from "./client_pipelining.ts";
+import { measureMemory } from "./memory.ts";
+import { killAll, type Server, startServer } from "./process.ts";
+import { measureStream } from "./stream.ts";
+import { measureThroughput, prefillGetKey } from "./throughput.ts";
+
+const SECTIONS = [
+  "throughput",
+  "memory",
+  "stream",
+  "client",
+  "backpressure",
+] as const;
+type Section = typeof SECTIONS[number];
+/** The sections measured on one Pulse server, its get key prefilled. */
+const SHARED_PULSE_SECTIONS: readonly Section[] = [
+  "throughput",
+  "client",
+  "backpressure",
+];
+const STORAGES = ["memory", "everysec", "always"] as const;
+type Storage = typeof STORAGES[number];
+
+const BASELINE = fileURLToPath(new URL("./baseline.ts", import.meta.url));
+const PULSE = fileURLToPath(new URL("../server.ts", import.meta.url));
+const LOOPBACK = ["--hostname", "127.0.0.1", "--port", "0"];
+const FILL_SAMPLES = 2_000_000;
+const FILL_SERIES = 1000;
+
+interface MainOptions {
+  duration: number;
+  warmup: number;
+  connections: number;
+  rounds: number;
+  sections: Set<Section>;
+  storage: Storage;
+  samples: number;
+}
+
+function parseOptions(args: string[]): MainOptions {
+  const { values } = parseArgs({
+    args,
+    options: {
+      duration: { type: "string", default: "3" },
+      warmup: { type: "string", default: "1" },
+      connections: { type: "string", default: "16" },
+      rounds: { type: "string", default: "3" },
+      only: { type: "string", default: SECTIONS.join(",") },
+      storage: { type: "string", default: "memory" },
+      samples: { type: "string", default: String(FILL_SAMPLES) },
+    },
+  });
+  const sections = new Set<Section>();
+  for (const name of values.only.split(",")) {
+    const section = SECTIONS.find((known) => known === name.trim());
+    if (section === undefined) {
+      throw new TypeError(
+        `unknown section "${name}": use ${SECTIONS.join(", ")}`,
+      );
+    }
+    sections.add(section);
+  }
+  const storage = STORAGES.find((known) => known === values.storage);
+  if (storage === undefined) {
+    throw new TypeError(`--storage must be one of ${STORAGES.join(", ")}`);
+  }
+  const options = {
+    duration: Number(values.duration),
+    warmup: Number(values.warmup),
+    connections: Number(values.connections),
+    rounds: Number(values.rounds),
+    sections,
+    storage,
+    samples: Number(values.samples),
+  };
+  for (
+    const name of ["duration", "connections", "rounds", "samples"] as const
+  ) {
+    if (!(options[name] > 0)) throw new RangeError(`--${name} must be > 0`);
+  }
+  if (!(options.warmup >= 0)) throw new RangeError("--warmup must be >= 0");
+  return options;
+}
+
+function progress(line: string): void {
+  console.error(`bench: ${line}`);
+}
+
+async function pulseExists(): Promise<boolean> {
+  try {
+    return (await Deno.stat(PULSE)).isFile;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** Starts Pulse with the given storage; a data directory is made for it. */
+async function startPulse(
+  storage: Storage,
+  dataDirs: string[],
+): Promise<Server> {
+  if (storage === "memory") {
+    return await startServer("pulse", PULSE, [...LOOPBACK, "--memory"]);
+  }
+  const dir = await Deno.makeTempDir({ prefix: "pulse-bench-" });
+  dataDirs.push(dir);
+  return await startServer(`pulse (fsync ${storage})`, PULSE, [
+    ...LOOPBACK,
+    "--data",
+    dir,
+    "--fsync",
+    storage,
+  ]);
+}
+
+async function run(options: MainOptions): Promise<void> {
+  const { sections } = options;
+  const hasPulse = await pulseExists();
+  const report: string[] = [`# Pulse benchmark\n\n${describeSetup(options)}`];
+  if (!hasPulse) {
+    report.push(`${PULSE} does not exist: the baseline alone was measured.`);
+  }
+  const servers: Server[] = [];
+  const dataDirs: string[] = [];
+  try {
+    let pulse: Server | undefined;
+    if (hasPulse && SHARED_PULSE_SECTIONS.some((s) => sections.has(s))) {
+      progress(`starting pulse (${options.storage})`);
+      pulse = await startPulse(options.storage, dataDirs);
+      servers.push(pulse);
+      await prefillGetKey(pulse);
+    }
+
+    if (sections.has("throughput")) {
+      progress("starting baseline");
+      const baseline = await startServer("baseline", BASELINE, ["--port", "0"]);
+      servers.push(baseline);
+      report.push(
+        "## Throughput\n\n" +
+          await measureThroughput(baseline, pulse, options, progress),
+      );
+      await baseline.stop();
+    }
+
+    if (hasPulse && (sections.has("memory") || sections.has("stream"))) {
+      progress("starting a fresh pulse (--memory)");
+      const fresh = await startServer("pulse", PULSE, [
+        ...LOOPBACK,
+        "--memory",
+      ]);
+      servers.push(fresh);
+      progress(`putting ${options.samples} samples over ${FILL_SERIES} series`);
+      const memory = await measureMemory(fresh, options.samples, FILL_SERIES);
+      if (sections.has("memory")) report.push(`## Memory\n\n${memory}`);
+      if (sections.has("stream")) {
+        progress("get *");
+        report.push(
+          "## `get *` streaming\n\n" +
+            await measureStream(fresh, options.samples),
+        );
+      }
+      await fresh.stop();
+    }
+
+    if (pulse !== undefined && sections.has("client")) {
+      progress("client pipelining");
+      report.push(
+        "## Client pipelining\n\n" +
+          await measureClient(pulse, options.warmup, options.duration),
+      );
+    }
+
+    if (pulse !== undefined && sections.has("backpressure")) {
+      progress("backpressure");
+      report.push(
+        "## Backpressure\n\n" + await measureBackpressure(pulse),
+      );
+    }
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+    for (const dir of dataDirs) await Deno.remove(dir, { recursive: true });
+  }
+  console.log(report.join("\n\n"));
+}
+
+function describeSetup(options: MainOptions): string {
+  const rounds = options.rounds === 1 ? "1 round" : `${options.rounds} rounds`;
+  return [
+    `Deno ${Deno.version.deno} on ${navigator.hardwareConcurrency} CPUs;`,
+    `${rounds} of ${options.warmup} s warm-up + ${options.duration} s`,
+    `per figure, medians reported; Pulse storage: ${options.storage}.`,
+  ].join(" ");
+}
+
+if (import.meta.main) {
+  // Children must not outlive the benchmark, however it ends.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      killAll();
+      Deno.exit(130);
+    });
+  }
+  let code = 0;
+  try {
+    await run(parseOptions(Deno.args));
+  } catch (error) {
+    console.error(error);
+    code = 1;
+  } finally {
+    killAll();
+  }
+  Deno.exit(code);
+}

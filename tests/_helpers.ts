@@ -1,0 +1,567 @@
+/**
+ * Small helpers shared by the tests: bytes and text, a seeded random number
+ * generator, a guard against hangs, a raw protocol connection that reads
+ * whole answers, and a scripted fake server.
+ *
+ * Nothing here imports the code under test, so that the helpers cannot agree
+ * with a bug in it.
+ *
+ * @module
+ */
+
+/** UTF-8 encoder shared by the tests. */
+export const encoder: TextEncoder = new TextEncoder();
+/** UTF-8 decoder shared by the tests (lenient: shows bad bytes as U+FFFD). */
+export const decoder: TextDecoder = new TextDecoder();
+
+/** The answer to every bad request. */
+export const ERROR_ANSWER = "error\nwrong command\n\n";
+
+/** The loopback address every test listens on. */
+export const HOST = "127.0.0.1";
+
+/**
+ * The UTF-8 bytes of `text`.
+ *
+ * @param text Any string.
+ * @returns Its bytes.
+ */
+export function bytes(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/**
+ * Joins byte arrays into one.
+ *
+ * @param parts The arrays, in order.
+ * @returns A new array holding all of their bytes.
+ */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const joined = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.length;
+  }
+  return joined;
+}
+
+/**
+ * A seeded pseudo-random generator (mulberry32), so that a failing property
+ * test fails the same way every run.
+ *
+ * @param seed Any 32-bit integer.
+ * @returns A function giving numbers in [0, 1).
+ */
+export function rng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A random integer in `[min, max]`.
+ *
+ * @param random A generator from {@linkcode rng}.
+ * @param min The smallest result.
+ * @param max The largest result.
+ * @returns The integer.
+ */
+export function randomInt(
+  random: () => number,
+  min: number,
+  max: number,
+): number {
+  return min + Math.floor(random() * (max - min + 1));
+}
+
+/**
+ * Shuffles `items` in place (Fisher-Yates).
+ *
+ * @param random A generator from {@linkcode rng}.
+ * @param items The array to shuffle.
+ * @returns The same array.
+ */
+export function shuffle<T>(random: () => number, items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = randomInt(random, 0, i);
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}
+
+/**
+ * Waits `ms` milliseconds.
+ *
+ * @param ms How long.
+ */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Settles like `promise`, or rejects when it has not settled within `ms`.
+ * Not a speed assertion: a guard so that a hanging bug fails its test
+ * instead of stalling the whole suite.
+ *
+ * @param promise What to wait for.
+ * @param what What it is, for the message.
+ * @param ms The limit, generous.
+ * @returns The promise's value.
+ */
+export async function within<T>(
+  promise: Promise<T>,
+  what: string,
+  ms = 10_000,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what}: not settled within ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Writes all of `data` to `conn`.
+ *
+ * @param conn Where to write.
+ * @param data What to write.
+ */
+export async function writeFully(
+  conn: Deno.Conn,
+  data: Uint8Array,
+): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    written += await conn.write(data.subarray(written));
+  }
+}
+
+/**
+ * The offset just past the first complete answer in `data[from, to)`, or -1.
+ * An answer is lines up to and including its first empty line.
+ *
+ * @param data Received bytes.
+ * @param from Where the answer starts.
+ * @param to How far `data` is filled.
+ * @returns The end of the answer, or -1 when it is incomplete.
+ */
+export function answerEnd(data: Uint8Array, from: number, to: number): number {
+  let lineStart = from;
+  while (lineStart < to) {
+    const newline = data.indexOf(0x0a, lineStart);
+    if (newline === -1 || newline >= to) return -1;
+    if (newline === lineStart) return newline + 1;
+    lineStart = newline + 1;
+  }
+  return -1;
+}
+
+/**
+ * Splits complete answers off the front of `data`.
+ *
+ * @param text Received text.
+ * @returns The answers, each with its final empty line.
+ */
+export function splitAnswers(text: string): string[] {
+  const data = bytes(text);
+  const answers: string[] = [];
+  let start = 0;
+  for (let end = answerEnd(data, 0, data.length); end !== -1;) {
+    answers.push(decoder.decode(data.subarray(start, end)));
+    start = end;
+    end = answerEnd(data, start, data.length);
+  }
+  return answers;
+}
+
+/**
+ * A raw TCP connection speaking the protocol by hand: send bytes, read back
+ * a given number of whole answers. Reads are guarded: instead of hanging, a
+ * read that gets no answer within the limit closes the connection and
+ * throws, saying what arrived.
+ */
+export class RawConnection implements AsyncDisposable {
+  /** The socket. */
+  readonly conn: Deno.Conn;
+  #buffer = new Uint8Array(64 * 1024);
+  #filled = 0;
+  // Scanning state: where the current answer starts and the next line.
+  #answerStart = 0;
+  #lineStart = 0;
+  #closed = false;
+
+  private constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
+
+  /**
+   * Connects to a server.
+   *
+   * @param port The server's port.
+   * @param hostname The server's address.
+   * @returns The open connection.
+   */
+  static async connect(port: number, hostname = HOST): Promise<RawConnection> {
+    return new RawConnection(await Deno.connect({ hostname, port }));
+  }
+
+  /**
+   * Sends text or bytes in one write call (the kernel may split it).
+   *
+   * @param data What to send.
+   */
+  async send(data: string | Uint8Array): Promise<void> {
+    await writeFully(this.conn, typeof data === "string" ? bytes(data) : data);
+  }
+
+  /**
+   * Reads until `count` more complete answers have arrived and returns their
+   * bytes, leaving any later bytes for the next call.
+   *
+   * @param count How many answers.
+   * @param ms The guard against hanging.
+   * @returns The bytes of exactly those answers.
+   */
+  async answerBytes(count: number, ms = 20_000): Promise<Uint8Array> {
+    const start = this.#answerStart;
+    let found = 0;
+    await this.#guarded(ms, `${count} answers`, async () => {
+      while (true) {
+        // Scan what is there for ends of answers.
+        while (found < count) {
+          const newline = this.#buffer.subarray(0, this.#filled).indexOf(
+            0x0a,
+            this.#lineStart,
+          );
+          if (newline === -1) break;
+          if (newline === this.#lineStart) {
+            // An empty line ends the answer.
+            this.#answerStart = newline + 1;
+            found++;
+          }
+          this.#lineStart = newline + 1;
+        }
+        if (found === count) return;
+        if (!await this.#fill()) {
+          throw new Error(
+            `the server closed the connection after ${found} of ${count} answers`,
+          );
+        }
+      }
+    }, () => this.#buffer.subarray(start, this.#filled));
+    const answers = this.#buffer.slice(start, this.#answerStart);
+    this.#compact();
+    return answers;
+  }
+
+  /**
+   * Reads until `count` more complete answers have arrived.
+   *
+   * @param count How many answers.
+   * @param ms The guard against hanging.
+   * @returns Their text.
+   */
+  async answers(count: number, ms?: number): Promise<string> {
+    return decoder.decode(await this.answerBytes(count, ms));
+  }
+
+  /**
+   * Reads until the server closes the connection (or resets it).
+   *
+   * @param ms The guard against hanging.
+   * @returns Every byte not yet returned.
+   */
+  async readToEnd(ms = 20_000): Promise<Uint8Array> {
+    const start = this.#answerStart;
+    await this.#guarded(ms, "the end of the connection", async () => {
+      try {
+        while (await this.#fill());
+      } catch (error) {
+        if (!(error instanceof Deno.errors.ConnectionReset)) throw error;
+      }
+    }, () => this.#buffer.subarray(start, this.#filled));
+    const rest = this.#buffer.slice(start, this.#filled);
+    this.#filled = this.#answerStart = this.#lineStart = 0;
+    return rest;
+  }
+
+  /**
+   * Reads at least one more byte, if any come.
+   *
+   * @returns Whether bytes came (false at the end of the connection).
+   */
+  readMore(): Promise<boolean> {
+    return this.#fill();
+  }
+
+  /** Half-closes: the server sees the end of the input, we can still read. */
+  async closeWrite(): Promise<void> {
+    await this.conn.closeWrite();
+  }
+
+  /** Closes the socket; safe to call twice. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.conn.close();
+  }
+
+  /** Closes the socket. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  async #fill(): Promise<boolean> {
+    if (this.#filled === this.#buffer.length) {
+      const grown = new Uint8Array(this.#buffer.length * 2);
+      grown.set(this.#buffer);
+      this.#buffer = grown;
+    }
+    const n = await this.conn.read(this.#buffer.subarray(this.#filled));
+    if (n === null) return false;
+    this.#filled += n;
+    return true;
+  }
+
+  #compact(): void {
+    const start = this.#answerStart;
+    if (start === 0) return;
+    this.#buffer.copyWithin(0, start, this.#filled);
+    this.#filled -= start;
+    this.#lineStart -= start;
+    this.#answerStart = 0;
+  }
+
+  async #guarded(
+    ms: number,
+    what: string,
+    body: () => Promise<void>,
+    received: () => Uint8Array,
+  ): Promise<void> {
+    let expired = false;
+    const timer = setTimeout(() => {
+      expired = true;
+      this.close();
+    }, ms);
+    try {
+      await body();
+    } catch (error) {
+      const got = decoder.decode(received());
+      const shown = got.length > 300
+        ? `${JSON.stringify(got.slice(0, 150))}...${
+          JSON.stringify(got.slice(-150))
+        } (${got.length} chars)`
+        : JSON.stringify(got);
+      throw new Error(
+        expired
+          ? `no ${what} within ${ms} ms; received ${shown}`
+          : `reading ${what}: ${(error as Error).message}; received ${shown}`,
+        { cause: error },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/**
+ * Connects, sends `request` in one write, reads `count` answers and closes.
+ *
+ * @param port The server's port.
+ * @param request What to send.
+ * @param count How many answers to read.
+ * @returns The text of the answers.
+ */
+export async function exchange(
+  port: number,
+  request: string | Uint8Array,
+  count: number,
+): Promise<string> {
+  await using connection = await RawConnection.connect(port);
+  await connection.send(request);
+  return await connection.answers(count);
+}
+
+/** Reads a connection line by line, for scripted fake servers. */
+export class LineReader {
+  #conn: Deno.Conn;
+  #buffer: Uint8Array = new Uint8Array(0);
+
+  /**
+   * Wraps a connection.
+   *
+   * @param conn The connection to read.
+   */
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  /**
+   * Reads one line.
+   *
+   * @returns The line without its `\n`, or `null` at the end of the input.
+   */
+  async readLine(): Promise<string | null> {
+    while (true) {
+      const newline = this.#buffer.indexOf(0x0a);
+      if (newline !== -1) {
+        const line = decoder.decode(this.#buffer.subarray(0, newline));
+        this.#buffer = this.#buffer.slice(newline + 1);
+        return line;
+      }
+      const chunk = new Uint8Array(4096);
+      let n: number | null;
+      try {
+        n = await this.#conn.read(chunk);
+      } catch {
+        return null; // closed or reset
+      }
+      if (n === null) return null;
+      this.#buffer = concat(this.#buffer, chunk.subarray(0, n));
+    }
+  }
+}
+
+/** What a fake server does with one accepted connection. */
+export type FakeHandler = (
+  conn: Deno.Conn,
+  lines: LineReader,
+  index: number,
+) => Promise<void>;
+
+/**
+ * A scripted TCP server on a free loopback port, for the client's failure
+ * cases. Each connection is handed to `handler` with its index (0 for the
+ * first). Disposing it closes the listener and every connection, and waits
+ * for the handlers.
+ */
+export class FakeServer implements AsyncDisposable {
+  /** The port it listens on. */
+  readonly port: number;
+  #listener: Deno.TcpListener;
+  #conns = new Set<Deno.Conn>();
+  #tasks = new Set<Promise<void>>();
+  #accepting: Promise<void>;
+  #accepted = 0;
+
+  /**
+   * Starts listening.
+   *
+   * @param handler What to do with each connection.
+   */
+  constructor(handler: FakeHandler) {
+    this.#listener = Deno.listen({ hostname: HOST, port: 0 });
+    this.port = this.#listener.addr.port;
+    this.#accepting = this.#accept(this.#listener, handler);
+  }
+
+  async #accept(listener: Deno.TcpListener, handler: FakeHandler) {
+    try {
+      for await (const conn of listener) {
+        this.#conns.add(conn);
+        const index = this.#accepted++;
+        const task = handler(conn, new LineReader(conn), index)
+          .catch(() => {})
+          .finally(() => {
+            this.#tasks.delete(task);
+            this.#close(conn);
+          });
+        this.#tasks.add(task);
+      }
+    } catch {
+      // The listener closed.
+    }
+  }
+
+  /** How many connections it accepted. */
+  get accepted(): number {
+    return this.#accepted;
+  }
+
+  /** Stops: closes the listener and every connection. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+    for (const conn of this.#conns) this.#close(conn);
+    await this.#accepting;
+    await Promise.all(this.#tasks);
+  }
+
+  #close(conn: Deno.Conn): void {
+    if (!this.#conns.delete(conn)) return;
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+/**
+ * A port on which nothing listens (it was free a moment ago).
+ *
+ * @returns The port.
+ */
+export function unusedPort(): number {
+  const listener = Deno.listen({ hostname: HOST, port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}
+
+/**
+ * The session of issue 2 on an empty server: each request and the exact
+ * answer it gets. Note the trailing space of the second `get test_key`.
+ */
+export const SESSION: [request: string, answer: string][] = [
+  ["get test_key\n", "ok\n\n"],
+  ["got test_key\n", ERROR_ANSWER],
+  ["put test_key 12.0 1503319740\n", "ok\n\n"],
+  ["put test_key 13.0 1503319739\n", "ok\n\n"],
+  [
+    "get test_key \n",
+    "ok\ntest_key 13.0 1503319739\ntest_key 12.0 1503319740\n\n",
+  ],
+  ["put another_key 10 1503319739\n", "ok\n\n"],
+  [
+    "get *\n",
+    "ok\ntest_key 13.0 1503319739\ntest_key 12.0 1503319740\n" +
+    "another_key 10.0 1503319739\n\n",
+  ],
+];
+
+/**
+ * Replays {@linkcode SESSION} on a connection, one request at a time, and
+ * checks every answer byte for byte.
+ *
+ * @param connection An open connection to an empty server.
+ * @param check Compares what came with what was expected.
+ */
+export async function replaySession(
+  connection: RawConnection,
+  check: (actual: string, expected: string, message: string) => void,
+): Promise<void> {
+  for (const [request, answer] of SESSION) {
+    await connection.send(request);
+    check(await connection.answers(1), answer, JSON.stringify(request));
+  }
+}
