@@ -17,6 +17,7 @@ import { setImmediate } from "node:timers";
 import { describe } from "./_describe.ts";
 import { readLines } from "./_lines.ts";
 import { Outbox } from "./_outbox.ts";
+import { MAX_CACHED_SAMPLES, type RenderCache } from "./_render_cache.ts";
 import type { Counters } from "./_stats.ts";
 import type { Journal } from "./persist/journal.ts";
 import {
@@ -38,6 +39,8 @@ export interface SessionContext {
   parser: RequestParser;
   /** The server's figures. */
   counters: Counters;
+  /** Rendered answers of small series. */
+  renderCache: RenderCache;
   /** The token a client must send first, as bytes, if any. */
   token: Uint8Array | undefined;
   /** The longest request line. */
@@ -97,7 +100,7 @@ export async function serveSession(
   context: SessionContext,
   state: SessionState,
 ): Promise<void> {
-  const { store, journal, parser, counters } = context;
+  const { store, journal, parser, counters, renderCache } = context;
   const out = new AnswerWriter();
   const outbox = new Outbox(conn, HIGH_WATER, context.maxOutput);
   let authenticated = context.token === undefined;
@@ -144,9 +147,9 @@ export async function serveSession(
   const rows = (query: Query): Rest => () => query.read(sink, READ_STEP);
   /** Streams the rest of an answer as the client takes it, and ends it. */
   const stream = async (rest: Rest) => {
-    while (!rest()) {
+    do {
       if (out.length >= FLUSH_SIZE) await handOver();
-    }
+    } while (!rest());
     out.end();
   };
 
@@ -179,7 +182,21 @@ export async function serveSession(
         out.begin();
         if (request.key === "*") return rows(new Query(store.series()));
         const series = store.get(request.key);
-        return rows(new Query(series === undefined ? [] : [series]));
+        if (series === undefined) return rows(new Query([]));
+        if (series.length > MAX_CACHED_SAMPLES) {
+          return rows(new Query([series]));
+        }
+        let lines = renderCache.get(series);
+        if (lines === undefined) {
+          const start = out.length;
+          new Query([series]).read(sink);
+          lines = out.bytes().slice(start);
+          renderCache.set(series, lines);
+        } else {
+          out.raw(lines);
+        }
+        out.end();
+        return undefined;
       }
       case "query":
         out.begin();
@@ -267,7 +284,11 @@ export async function serveSession(
         : parser.parse(bytes, start, batch.end(i));
       if (request === undefined) continue;
       const rest = execute(request);
-      if (rest !== undefined) await stream(rest);
+      if (rest !== undefined) {
+        // Most answers are done in one step: no need to wait for anything.
+        if (rest()) out.end();
+        else await stream(rest);
+      }
       if (out.length >= FLUSH_SIZE) {
         await handOver();
       } else if (

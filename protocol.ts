@@ -325,12 +325,13 @@ export class KeyDecoder {
 
 /**
  * Turns request lines into requests. Each parser keeps a cache of decoded
- * keys, and reuses one object for the `put` it returns: read a request
- * before parsing the next line.
+ * keys, and reuses one object for every `put` and one for every `get` it
+ * returns: read a request before parsing the next line.
  */
 export class RequestParser {
   #keys = new KeyDecoder();
   #put: PutRequest = { command: "put", key: "", value: 0.5, timestamp: 0.5 };
+  #get: GetRequest = { command: "get", key: "" };
 
   /**
    * Parses one request line (without its `\n`).
@@ -352,8 +353,8 @@ export class RequestParser {
       if (timestamp !== timestamp) return INVALID;
       const key = this.#keys.decode(bytes, TOKENS[2], TOKENS[3]);
       if (key === undefined) return INVALID;
-      // Reused: a put is the hot path, and fresh objects holding two
-      // doubles are most of its garbage.
+      // Reused: puts and gets are the hot path, and fresh objects (holding
+      // two doubles, for a put) are most of their garbage.
       const put = this.#put;
       put.key = key;
       put.value = value;
@@ -364,7 +365,8 @@ export class RequestParser {
       if (count !== 2) return INVALID;
       const key = this.#keys.decode(bytes, TOKENS[2], TOKENS[3]);
       if (key === undefined) return INVALID;
-      return { command: "get", key };
+      this.#get.key = key;
+      return this.#get;
     }
     return this.#parseExtension(bytes, count);
   }
@@ -547,6 +549,15 @@ export class AnswerWriter {
    */
   error(message: string): void {
     this.#text(`error\n${message}\n\n`);
+  }
+
+  /**
+   * Writes bytes as they are: text rendered earlier.
+   *
+   * @param bytes Whole lines.
+   */
+  raw(bytes: Uint8Array): void {
+    this.#append(bytes);
   }
 
   /** Writes `ok\n`, the status line of an answer with data lines. */

@@ -79,8 +79,12 @@ export interface QueryOptions {
 /** Receives rows: a key, a value and a timestamp. */
 export type RowSink = (key: string, value: number, timestamp: number) => void;
 
-// Samples copied out of a series per step.
+// Samples copied out of a series per step, into arrays that every query
+// shares: reading is synchronous, and a query keeps nothing in them between
+// calls, so one pair serves all instead of 16 KiB of garbage per query.
 const READ_STEP = 1024;
+const TIMESTAMPS = new Float64Array(READ_STEP);
+const VALUES = new Float64Array(READ_STEP);
 
 /**
  * A cursor over the samples of several series. Later puts can neither
@@ -95,8 +99,6 @@ export class Query {
   #aggregation: Aggregation;
   #latest: boolean;
   #cursor: number;
-  #timestamps = new Float64Array(READ_STEP);
-  #values = new Float64Array(READ_STEP);
   // The bucket being rolled up.
   #bucket = NaN;
   #count = 0;
@@ -147,19 +149,19 @@ export class Query {
       const n = series.read(
         this.#cursor,
         this.#to,
-        this.#timestamps,
-        this.#values,
+        TIMESTAMPS,
+        VALUES,
       );
       if (this.#step === undefined) {
         for (let i = 0; i < n; i++) {
-          sink(series.key, this.#values[i], this.#timestamps[i]);
+          sink(series.key, VALUES[i], TIMESTAMPS[i]);
         }
       } else {
         this.#rollUp(series.key, n, sink);
       }
       read += n;
       if (n === READ_STEP) {
-        this.#cursor = this.#timestamps[n - 1] + 1;
+        this.#cursor = TIMESTAMPS[n - 1] + 1;
       } else {
         if (this.#count > 0) this.#emit(series.key, sink);
         this.#current = this.#series.next().value;
@@ -173,8 +175,8 @@ export class Query {
   #rollUp(key: string, n: number, sink: RowSink): void {
     const step = this.#step!;
     for (let i = 0; i < n; i++) {
-      const timestamp = this.#timestamps[i];
-      const value = this.#values[i];
+      const timestamp = TIMESTAMPS[i];
+      const value = VALUES[i];
       // Exact for any safe integer, unlike Math.floor(timestamp / step).
       const bucket = timestamp - (((timestamp % step) + step) % step);
       if (bucket !== this.#bucket) {

@@ -27,10 +27,12 @@
 import { parseArgs } from "node:util";
 import { describe } from "./_describe.ts";
 import { DEFAULT_MAX_LINE_LENGTH } from "./_lines.ts";
+import { RenderCache } from "./_render_cache.ts";
 import { serveSession, type SessionState } from "./_session.ts";
 import { Counters } from "./_stats.ts";
 import { parseDuration, parseSize } from "./_units.ts";
 import { writeAll } from "./_write_all.ts";
+import { DEFAULT_HTTP_HOSTNAME, DEFAULT_HTTP_PORT, serveHttp } from "./http.ts";
 import { FSYNC_POLICIES, type FsyncPolicy } from "./persist/journal.ts";
 import { openStorage, type Storage } from "./persist/storage.ts";
 import { RequestParser } from "./protocol.ts";
@@ -288,6 +290,7 @@ export function serve(options: ServeOptions = {}): Server {
     journal,
     parser: new RequestParser(),
     counters,
+    renderCache: new RenderCache(),
     token: options.token === undefined
       ? undefined
       : new TextEncoder().encode(options.token),
@@ -429,7 +432,10 @@ export function serve(options: ServeOptions = {}): Server {
   };
 }
 
-/** Options of {@linkcode runServer}: those of {@linkcode serve}, and storage. */
+/**
+ * Options of {@linkcode runServer}: those of {@linkcode serve}, storage, and
+ * the HTTP server's address.
+ */
 export interface RunServerOptions extends
   Omit<
     ServeOptions,
@@ -454,6 +460,15 @@ export interface RunServerOptions extends
    * @default {67108864}
    */
   compactBytes?: number;
+  /**
+   * Where {@linkcode serveHttp} serves the HTTP API and the dashboard, with
+   * the same store, token and TLS; `false` for no HTTP. When the default
+   * port is taken the server warns and goes on without HTTP, while an
+   * address given must be free.
+   *
+   * @default {{ hostname: "127.0.0.1", port: 8889 }}
+   */
+  http?: { hostname?: string; port?: number } | false;
 }
 
 function isLoopback(hostname: string): boolean {
@@ -464,7 +479,9 @@ function isLoopback(hostname: string): boolean {
 /**
  * Runs the server the way the course does, `run_server("127.0.0.1", 8888)`:
  * it prints where it listens and serves until SIGINT or SIGTERM, then
- * answers what it received, writes and fsyncs its log, and returns.
+ * answers what it received, writes and fsyncs its log, and returns. The
+ * HTTP API and dashboard run alongside, on `127.0.0.1:8889` unless told
+ * otherwise.
  *
  * @example Usage
  * ```ts ignore
@@ -477,7 +494,8 @@ function isLoopback(hostname: string): boolean {
  * @param port The port to listen on.
  * @param options The data directory, its fsync policy, access and limits.
  * @returns A promise that settles once the server has shut down.
- * @throws {Deno.errors.AddrInUse} When the port is taken.
+ * @throws {Deno.errors.AddrInUse} When the port, or an HTTP port given, is
+ * taken.
  * @throws {Deno.errors.AlreadyExists} When another server uses the data
  * directory.
  */
@@ -486,7 +504,7 @@ export async function runServer(
   port: number = DEFAULT_PORT,
   options: RunServerOptions = {},
 ): Promise<void> {
-  const { data, fsync, compactBytes, ...serveOptions } = options;
+  const { data, fsync, compactBytes, http, ...serveOptions } = options;
   const controller = new AbortController();
   const stop = () => controller.abort();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
@@ -496,15 +514,26 @@ export async function runServer(
     if (data !== undefined) {
       storage = await openStorage(data, { fsync, compactBytes });
     }
-    if (!isLoopback(hostname) && options.token === undefined) {
-      console.error(
-        `pulse: warning: listening on ${hostname} without a token: anyone who can reach this port can read and write every series (set --token or PULSE_TOKEN)`,
-      );
+    const httpAddress = http === false ? undefined : {
+      hostname: http?.hostname ?? DEFAULT_HTTP_HOSTNAME,
+      port: http?.port ?? DEFAULT_HTTP_PORT,
+    };
+    for (const host of [hostname, httpAddress?.hostname]) {
+      if (
+        host !== undefined && !isLoopback(host) && options.token === undefined
+      ) {
+        console.error(
+          `pulse: warning: listening on ${host} without a token: anyone who can reach this port can read and write every series (set --token or PULSE_TOKEN)`,
+        );
+      }
     }
+    // Without a data directory the store is made here, to share with HTTP.
+    const store = storage === undefined ? new Store() : undefined;
     const server = serve({
       ...serveOptions,
       hostname,
       port,
+      store,
       storage,
       signal: controller.signal,
       onListen: (addr) =>
@@ -514,7 +543,42 @@ export async function runServer(
           }`,
         ),
     });
-    await server.finished;
+    let httpServer: Deno.HttpServer<Deno.NetAddr> | undefined;
+    if (httpAddress !== undefined) {
+      try {
+        httpServer = serveHttp({
+          ...httpAddress,
+          store: storage?.store ?? store,
+          journal: storage?.journal,
+          stats: () => server.stats(),
+          token: options.token,
+          cert: options.cert,
+          key: options.key,
+          signal: controller.signal,
+          onListen: (addr) => {
+            const host = addr.hostname.includes(":")
+              ? `[${addr.hostname}]`
+              : addr.hostname;
+            console.error(
+              `pulse: http listening on ${
+                options.cert ? "https" : "http"
+              }://${host}:${addr.port}`,
+            );
+          },
+        });
+      } catch (error) {
+        // Only the default port may be busy: say so and serve TCP alone.
+        if (http === undefined && error instanceof Deno.errors.AddrInUse) {
+          console.error(
+            `pulse: warning: not serving HTTP: ${httpAddress.hostname}:${httpAddress.port} is in use (choose another with --http HOST:PORT, or --http off)`,
+          );
+        } else {
+          await server.shutdown();
+          throw error;
+        }
+      }
+    }
+    await Promise.all([server.finished, httpServer?.finished]);
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, stop);
     await storage?.close();
@@ -537,6 +601,8 @@ Options:
                          (default: keep everything)
   --token SECRET         clients must first send "auth SECRET" (or set PULSE_TOKEN)
   --cert FILE --key FILE serve over TLS with this PEM certificate and key
+  --http HOST:PORT       serve the HTTP API and dashboard there, with the same
+                         token and TLS; off to disable (default ${DEFAULT_HTTP_HOSTNAME}:${DEFAULT_HTTP_PORT})
   --max-connections N    refuse connections past N (default ${DEFAULT_MAX_CONNECTIONS})
   --idle-timeout DURATION close connections silent this long (default: never)
   --max-output SIZE      disconnect a client holding more unread answers (default 8MiB)
@@ -566,6 +632,7 @@ async function main(args: string[]): Promise<number> {
         token: { type: "string" },
         cert: { type: "string" },
         key: { type: "string" },
+        http: { type: "string" },
         "max-connections": { type: "string" },
         "idle-timeout": { type: "string" },
         "max-output": { type: "string" },
@@ -590,6 +657,17 @@ async function main(args: string[]): Promise<number> {
   }
   if ((flags.cert === undefined) !== (flags.key === undefined)) {
     return usage("--cert and --key go together");
+  }
+  let http: RunServerOptions["http"];
+  if (flags.http === "off") {
+    http = false;
+  } else if (flags.http !== undefined) {
+    const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(flags.http);
+    const httpPort = Number(match?.[3]);
+    if (match === null || httpPort > 65535) {
+      return usage("--http must be HOST:PORT, such as 127.0.0.1:8889, or off");
+    }
+    http = { hostname: match[1] ?? match[2], port: httpPort };
   }
   let options: RunServerOptions;
   try {
@@ -621,6 +699,7 @@ async function main(args: string[]): Promise<number> {
         : parseDuration(flags["idle-timeout"]),
       maxOutput: size(flags["max-output"]),
       maxLineLength: size(flags["max-line-length"]),
+      http,
     };
   } catch (error) {
     return usage((error as Error).message);

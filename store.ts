@@ -148,6 +148,7 @@ export class Series {
   readonly created: number;
   #chunks: Chunk[] = [];
   #length = 0;
+  #version = 0;
 
   /**
    * Creates an empty series. Series are normally made by
@@ -164,6 +165,14 @@ export class Series {
   /** How many samples the series holds. */
   get length(): number {
     return this.#length;
+  }
+
+  /**
+   * Grows with every change to the series, so that what was derived from
+   * it (a rendered answer) can tell whether it is still current.
+   */
+  get version(): number {
+    return this.#version;
   }
 
   /** The earliest timestamp, or `undefined` when the series is empty. */
@@ -186,6 +195,7 @@ export class Series {
    * @returns `true` when the sample is new, `false` when it replaced one.
    */
   put(timestamp: number, value: number): boolean {
+    this.#version++;
     const chunks = this.#chunks;
     const c = chunks.length - 1;
     const chunk = chunks[c];
@@ -324,6 +334,7 @@ export class Series {
    * @returns How many samples were removed.
    */
   dropBefore(cutoff: number): number {
+    this.#version++;
     const chunks = this.#chunks;
     let whole = 0;
     let dropped = 0;
