@@ -166,7 +166,8 @@ export interface Server extends AsyncDisposable {
   shutdown(): Promise<void>;
   /**
    * The server's figures: uptime, connections, commands by kind, errors,
-   * series, samples, bytes in and out, and the sizes of the log and snapshot.
+   * series, samples, bytes in and out, the sizes of the log and snapshot,
+   * and memory (resident, V8's heap, and buffers outside it).
    *
    * @returns Figures by name.
    */
@@ -282,6 +283,10 @@ export function serve(options: ServeOptions = {}): Server {
       figures.log_bytes = options.storage.sizes.log;
       figures.snapshot_bytes = options.storage.sizes.snapshot;
     }
+    const memory = Deno.memoryUsage();
+    figures.memory_rss_bytes = memory.rss;
+    figures.memory_heap_bytes = memory.heapTotal;
+    figures.memory_external_bytes = memory.external;
     return figures;
   };
 

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { writeAll } from "../_write_all.ts";
 import { runLoad } from "./load.ts";
 import { readMemory, type Server } from "./process.ts";
 import { formatCount, formatMiB, table } from "./report.ts";
@@ -17,6 +18,13 @@ const FILL_CONNECTIONS = 4;
 const FILL_INFLIGHT = 64;
 /** Time for the server to finish the work of the last puts before reading. */
 const SETTLE_MS = 1000;
+/**
+ * Samples put, then deleted, before the first reading, so that the figure
+ * is the cost of stored samples and not of the runtime reaching its working
+ * size (V8's young generation grows to several MiB under any steady load).
+ */
+const WARMUP_SAMPLES = 500_000;
+const WARMUP_PREFIX = "warmup";
 
 /**
  * Puts `samples` samples over `series` series into a fresh server and
@@ -31,6 +39,16 @@ export async function measureMemory(
   samples: number,
   series: number,
 ): Promise<string> {
+  await runLoad(server, {
+    workload: "put",
+    keys: series,
+    prefix: WARMUP_PREFIX,
+    connections: FILL_CONNECTIONS,
+    inflight: FILL_INFLIGHT,
+    requests: WARMUP_SAMPLES,
+  });
+  await deleteSeries(server, `${WARMUP_PREFIX}*.cpu`);
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const before = readMemory(server.pid).rss;
   const fill = await runLoad(server, {
     workload: "put",
@@ -59,4 +77,24 @@ export async function measureMemory(
       ((after - before) / samples).toFixed(1),
     ]],
   );
+}
+
+/** Deletes the series matching `pattern` and waits for the answer. */
+async function deleteSeries(server: Server, pattern: string): Promise<void> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    await writeAll(conn, new TextEncoder().encode(`delete ${pattern}\n`));
+    const buffer = new Uint8Array(1024);
+    let answer = "";
+    while (!answer.endsWith("\n\n")) {
+      const read = await conn.read(buffer);
+      if (read === null) break;
+      answer += new TextDecoder().decode(buffer.subarray(0, read));
+    }
+    if (!answer.startsWith("ok\n")) {
+      throw new Error(`${server.name} answered delete: ${answer.trim()}`);
+    }
+  } finally {
+    conn.close();
+  }
 }
