@@ -13,9 +13,9 @@
  * @module
  */
 
-import { setImmediate } from "node:timers";
 import { describe } from "./_describe.ts";
 import { readLines } from "./_lines.ts";
+import { type EventLoopTurns, nextTurn } from "./_turns.ts";
 import { Outbox } from "./_outbox.ts";
 import { MAX_CACHED_SAMPLES, type RenderCache } from "./_render_cache.ts";
 import type { Counters } from "./_stats.ts";
@@ -41,6 +41,8 @@ export interface SessionContext {
   counters: Counters;
   /** Rendered answers of small series. */
   renderCache: RenderCache;
+  /** Whether the event loop is overdue for a turn. */
+  turns: EventLoopTurns;
   /** The token a client must send first, as bytes, if any. */
   token: Uint8Array | undefined;
   /** The longest request line. */
@@ -71,15 +73,11 @@ const FLUSH_SIZE = 64 * 1024;
 const HIGH_WATER = 64 * 1024;
 // Samples read per step of a streamed answer.
 const READ_STEP = 4096;
-// Work on one chunk gives way to other clients after this long.
-const SLICE_MS = 2;
+// A session gives way to the others after holding the event loop this
+// long. Giving way costs about a millisecond (a timer's resolution).
+const SLICE_MS = 4;
 
 const TOO_LONG: Request = { command: "invalid", message: WRONG_COMMAND };
-
-/** Lets other connections' I/O run before going on. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /** Compares two byte strings in time that depends on their lengths only. */
 function equalInConstantTime(a: Uint8Array, b: Uint8Array): boolean {
@@ -100,7 +98,7 @@ export async function serveSession(
   context: SessionContext,
   state: SessionState,
 ): Promise<void> {
-  const { store, journal, parser, counters, renderCache } = context;
+  const { store, journal, parser, counters, renderCache, turns } = context;
   const out = new AnswerWriter();
   const outbox = new Outbox(conn, HIGH_WATER, context.maxOutput);
   let authenticated = context.token === undefined;
@@ -139,6 +137,9 @@ export async function serveSession(
     }
     const draining = outbox.drain();
     if (draining !== undefined) await draining;
+    // Taking a long answer bit by bit is activity too.
+    state.activity++;
+    if (turns.overdue(SLICE_MS)) await nextTurn();
   };
   const sink = (key: string, value: number, timestamp: number) =>
     out.sample(key, value, timestamp);
@@ -274,9 +275,9 @@ export async function serveSession(
   });
   for await (const batch of lines) {
     state.idle = false;
+    // A client whose bytes keep coming is read without a turn of the loop.
+    if (turns.overdue(SLICE_MS)) await nextTurn();
     const bytes = batch.bytes;
-    // Only chunks of many lines are timed; most hold one or a few.
-    let sliceStart = batch.count > 32 ? performance.now() : 0;
     for (let i = 0; i < batch.count; i++) {
       const start = batch.start(i);
       const request = start < 0
@@ -289,14 +290,11 @@ export async function serveSession(
         if (rest()) out.end();
         else await stream(rest);
       }
-      if (out.length >= FLUSH_SIZE) {
-        await handOver();
-      } else if (
-        (i & 31) === 31 && performance.now() - sliceStart > SLICE_MS
+      if (
+        out.length >= FLUSH_SIZE ||
+        ((i & 31) === 31 && turns.overdue(SLICE_MS))
       ) {
         await handOver();
-        await yieldToEventLoop();
-        sliceStart = performance.now();
       }
     }
     const committing = commit();

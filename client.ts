@@ -134,6 +134,8 @@ interface Pending {
   resolve: (lines: Uint8Array[]) => void;
   reject: (error: ClientError) => void;
   timer?: ReturnType<typeof setTimeout>;
+  /** The `auth` of a new connection: its failure fails every call. */
+  login?: boolean;
 }
 
 const ENCODER = new TextEncoder();
@@ -460,7 +462,7 @@ export class Client implements AsyncDisposable {
           : await Deno.connect(address);
         this.#conn = conn;
         this.#reading = this.#read(conn);
-        if (this.#token !== undefined) this.#authenticate(conn);
+        if (this.#token !== undefined) this.#authenticate();
         return conn;
       } catch (error) {
         throw new ClientError(
@@ -478,22 +480,13 @@ export class Client implements AsyncDisposable {
    * Logs in on a new connection: the `auth` request goes first, ahead of
    * the calls queued while connecting, and its answer is matched first.
    */
-  #authenticate(conn: Deno.Conn): void {
-    const { promise, resolve, reject } = Promise.withResolvers<Uint8Array[]>();
-    this.#pending.splice(this.#head, 0, { resolve, reject });
-    this.#outbox.unshift(`auth ${this.#token}\n`);
-    promise.catch((error: ClientError) => {
-      if (conn === this.#conn) {
-        this.#fail(
-          new ClientError(
-            `Cannot log in to ${this.#address}: ${error.message}`,
-            {
-              cause: error,
-            },
-          ),
-        );
-      }
+  #authenticate(): void {
+    this.#pending.splice(this.#head, 0, {
+      resolve: () => {},
+      reject: () => {},
+      login: true,
     });
+    this.#outbox.unshift(`auth ${this.#token}\n`);
   }
 
   /** The one reader: splits answers and hands them to calls in order. */
@@ -571,9 +564,15 @@ export class Client implements AsyncDisposable {
     } else if (
       status !== undefined && equals(status, ERROR) && lines.length === 1
     ) {
-      pending.reject(
-        new ClientError(`The server answered: ${DECODER.decode(lines[0])}`),
-      );
+      const message = DECODER.decode(lines[0]);
+      if (pending.login) {
+        // The calls queued behind a refused login would each be refused.
+        this.#fail(
+          new ClientError(`Cannot log in to ${this.#address}: ${message}`),
+        );
+      } else {
+        pending.reject(new ClientError(`The server answered: ${message}`));
+      }
     } else {
       // Out of step with the server: this call and all after it fail.
       const text = DECODER.decode(answer).replaceAll("\n", "\\n");

@@ -55,7 +55,7 @@ export class Pattern {
     this.source = source;
     const expansions = expandBraces(source);
     this.alternatives = expansions.map((text) =>
-      text.split(".").map(compileSegment)
+      splitSegments(text).map(compileSegment)
     );
     this.#whole = compile(
       `^(?:${expansions.map((text) => globToRegExp(text)).join("|")})$`,
@@ -131,6 +131,24 @@ function expandBraces(source: string): string[] {
     }
   }
   return [...new Set(results)];
+}
+
+/** Splits a glob at its dots, but not at a dot inside a `[...]` class. */
+function splitSegments(glob: string): string[] {
+  const segments: string[] = [];
+  let start = 0;
+  for (let i = 0; i < glob.length; i++) {
+    if (glob[i] === "[") {
+      // The class's first character may be `]` or `.`: search past it.
+      const close = glob.indexOf("]", i + 2);
+      if (close !== -1) i = close;
+    } else if (glob[i] === ".") {
+      segments.push(glob.slice(start, i));
+      start = i + 1;
+    }
+  }
+  segments.push(glob.slice(start));
+  return segments;
 }
 
 function compileSegment(segment: string): Segment {

@@ -30,6 +30,7 @@ import { DEFAULT_MAX_LINE_LENGTH } from "./_lines.ts";
 import { RenderCache } from "./_render_cache.ts";
 import { serveSession, type SessionState } from "./_session.ts";
 import { Counters } from "./_stats.ts";
+import { EventLoopTurns } from "./_turns.ts";
 import { parseDuration, parseSize } from "./_units.ts";
 import { writeAll } from "./_write_all.ts";
 import { DEFAULT_HTTP_HOSTNAME, DEFAULT_HTTP_PORT, serveHttp } from "./http.ts";
@@ -245,6 +246,7 @@ export function serve(options: ServeOptions = {}): Server {
   const onError = options.onError ??
     ((error: Error) => console.error(`pulse: ${error.message}`));
   const counters = new Counters();
+  const turns = new EventLoopTurns();
   const connections = new Set<Connection>();
   const listenOptions = {
     hostname: options.hostname ?? DEFAULT_HOSTNAME,
@@ -296,6 +298,7 @@ export function serve(options: ServeOptions = {}): Server {
     parser: new RequestParser(),
     counters,
     renderCache: new RenderCache(),
+    turns,
     token: options.token === undefined
       ? undefined
       : new TextEncoder().encode(options.token),
@@ -404,6 +407,7 @@ export function serve(options: ServeOptions = {}): Server {
       closing = true;
       options.signal?.removeEventListener("abort", onAbort);
       for (const timer of timers) clearInterval(timer);
+      turns.close();
       listener.close();
       for (const connection of connections) {
         if (connection.idle) connection.conn.close();
