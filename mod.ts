@@ -49,6 +49,14 @@ export {
   type Server,
   type ServerStats,
 } from "./server.ts";
+export {
+  DEFAULT_HTTP_HOSTNAME,
+  DEFAULT_HTTP_PORT,
+  DEFAULT_MAX_POINTS,
+  DEFAULT_MAX_PUT_BYTES,
+  serveHttp,
+  type ServeHttpOptions,
+} from "./http.ts";
 export { isKey, Series, Store, type StoreStats } from "./store.ts";
 export { isPattern, Pattern, type Segment } from "./pattern.ts";
 export {
