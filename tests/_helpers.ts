@@ -1,7 +1,8 @@
 /**
  * Small helpers shared by the tests: bytes and text, a seeded random number
  * generator, a guard against hangs, a raw protocol connection that reads
- * whole answers, and a scripted fake server.
+ * whole answers, a scripted fake server, and `server.ts` run as a child
+ * process.
  *
  * Nothing here imports the code under test, so that the helpers cannot agree
  * with a bug in it.
@@ -564,4 +565,205 @@ export async function replaySession(
     await connection.send(request);
     check(await connection.answers(1), answer, JSON.stringify(request));
   }
+}
+
+/** The server's command line, which {@linkcode ServerProcess} runs. */
+const SERVER_SCRIPT = new URL("../server.ts", import.meta.url).pathname;
+/** What the server prints on stderr once it listens. */
+const LISTENING_LINE = /^pulse: listening on (\S+):(\d+)/m;
+
+/** Options of {@linkcode ServerProcess.start}. */
+export interface ServerProcessOptions {
+  /**
+   * Environment variables of the child, on top of this process's.
+   *
+   * @default {{}}
+   */
+  env?: Record<string, string>;
+  /**
+   * Milliseconds to wait for the listening line: a guard, generous.
+   *
+   * @default {30000}
+   */
+  timeout?: number;
+}
+
+/** Resident memory of a process, in bytes, from `/proc/<pid>/status`. */
+export interface ResidentMemory {
+  /** The resident set now (`VmRSS`). */
+  rss: number;
+  /** The largest resident set since the process started (`VmHWM`). */
+  peak: number;
+}
+
+/**
+ * `deno run -A server.ts ...args` as a child process whose stderr is
+ * collected (its stdout is discarded). Disposing it kills the process with
+ * SIGKILL if it still runs and waits for it.
+ */
+export class ServerProcess implements AsyncDisposable {
+  /** The process. */
+  readonly child: Deno.ChildProcess;
+  #port = 0;
+  #stderr = "";
+  #ended = false;
+  #exited = false;
+  #drained: Promise<void>;
+  #watchers = new Set<() => boolean>();
+
+  private constructor(args: string[], env: Record<string, string>) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", SERVER_SCRIPT, ...args],
+      env,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    this.child = child;
+    child.status.then(() => this.#exited = true);
+    // Read stderr to its end, so that a server that logs never blocks.
+    this.#drained = (async () => {
+      const text = child.stderr.pipeThrough(new TextDecoderStream());
+      for await (const chunk of text) {
+        this.#stderr += chunk;
+        for (const watcher of this.#watchers) watcher();
+      }
+      this.#ended = true;
+      for (const watcher of this.#watchers) watcher();
+    })();
+  }
+
+  /**
+   * Starts `server.ts` with `args` and waits until it says it listens.
+   *
+   * @param args The server's arguments, such as `["--port", "0", "--memory"]`.
+   * @param options The child's environment and the guard against hangs.
+   * @returns The running server.
+   */
+  static async start(
+    args: string[],
+    options: ServerProcessOptions = {},
+  ): Promise<ServerProcess> {
+    const server = new ServerProcess(args, options.env ?? {});
+    try {
+      const match = await server.waitForStderr(
+        LISTENING_LINE,
+        options.timeout ?? 30_000,
+      );
+      server.#port = Number(match[2]);
+      return server;
+    } catch (error) {
+      await server[Symbol.asyncDispose]();
+      throw error;
+    }
+  }
+
+  /** The process id. */
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  /** The port from the listening line. */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Everything the process wrote to stderr so far. */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  /**
+   * Waits until stderr matches `pattern`.
+   *
+   * @param pattern What to look for.
+   * @param ms The guard against hanging.
+   * @returns The match.
+   */
+  async waitForStderr(
+    pattern: RegExp,
+    ms = 20_000,
+  ): Promise<RegExpMatchArray> {
+    const { promise, resolve, reject } = Promise.withResolvers<
+      RegExpMatchArray
+    >();
+    const check = (): boolean => {
+      const match = this.#stderr.match(pattern);
+      if (match !== null) resolve(match);
+      else if (this.#ended) reject(new Error("the server's stderr ended"));
+      else return false;
+      return true;
+    };
+    if (!check()) this.#watchers.add(check);
+    try {
+      return await within(promise, `${pattern} on stderr`, ms);
+    } catch (error) {
+      throw new Error(
+        `${(error as Error).message}; stderr: ${JSON.stringify(this.#stderr)}`,
+      );
+    } finally {
+      this.#watchers.delete(check);
+    }
+  }
+
+  /**
+   * Reads the process's resident memory.
+   *
+   * @returns Its resident set now and at its peak.
+   */
+  memory(): ResidentMemory {
+    const status = Deno.readTextFileSync(`/proc/${this.pid}/status`);
+    const field = (name: string): number => {
+      const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, "m").exec(status);
+      if (match === null) throw new Error(`no ${name} in /proc/*/status`);
+      return Number(match[1]) * 1024;
+    };
+    return { rss: field("VmRSS"), peak: field("VmHWM") };
+  }
+
+  /**
+   * Waits for the process to exit and for the last of its stderr.
+   *
+   * @param ms The guard against hanging.
+   * @returns How it exited.
+   */
+  async exit(ms = 30_000): Promise<Deno.CommandStatus> {
+    const status = await within(this.child.status, "the server's exit", ms);
+    await this.#drained;
+    return status;
+  }
+
+  /** Kills the process if it still runs, and waits for it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#exited) {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // It exited meanwhile.
+      }
+    }
+    await this.child.status;
+    await this.#drained;
+  }
+}
+
+/**
+ * Sends `stats` and reads its answer's `name value` lines, in order.
+ *
+ * @param connection An open (and, with a token, logged-in) connection.
+ * @returns The figures, in the order the server gave them.
+ * @throws {Error} When the answer is not `ok` and `name value` lines.
+ */
+export async function askStats(
+  connection: RawConnection,
+): Promise<[name: string, value: number][]> {
+  await connection.send("stats\n");
+  const answer = await connection.answers(1);
+  const lines = answer.split("\n").slice(0, -2);
+  if (lines[0] !== "ok") throw new Error(`stats answered ${answer}`);
+  return lines.slice(1).map((line) => {
+    const match = /^([a-z_]+) (\d+)$/.exec(line);
+    if (match === null) throw new Error(`a malformed stats line: ${line}`);
+    return [match[1], Number(match[2])];
+  });
 }
