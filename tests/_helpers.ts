@@ -586,6 +586,12 @@ export interface ServerProcessOptions {
    * @default {30000}
    */
   timeout?: number;
+  /**
+   * The permission flags of `deno run`.
+   *
+   * @default {["-A"]}
+   */
+  permissions?: string[];
 }
 
 /** Resident memory of a process, in bytes, from `/proc/<pid>/status`. */
@@ -597,40 +603,62 @@ export interface ResidentMemory {
 }
 
 /**
- * `deno run -A server.ts ...args` as a child process whose stderr is
- * collected (its stdout is discarded). Disposing it kills the process with
- * SIGKILL if it still runs and waits for it.
+ * `deno run -A server.ts ...args` as a child process whose stdout and
+ * stderr are collected. Disposing it kills the process with SIGKILL if it
+ * still runs and waits for it.
  */
 export class ServerProcess implements AsyncDisposable {
   /** The process. */
   readonly child: Deno.ChildProcess;
   #port = 0;
   #stderr = "";
+  #stdout = "";
   #ended = false;
   #exited = false;
   #drained: Promise<void>;
   #watchers = new Set<() => boolean>();
 
-  private constructor(args: string[], env: Record<string, string>) {
+  private constructor(args: string[], options: ServerProcessOptions) {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", SERVER_SCRIPT, ...args],
-      env,
+      args: ["run", ...options.permissions ?? ["-A"], SERVER_SCRIPT, ...args],
+      env: options.env ?? {},
       stdin: "null",
-      stdout: "null",
+      stdout: "piped",
       stderr: "piped",
     }).spawn();
     this.child = child;
     child.status.then(() => this.#exited = true);
-    // Read stderr to its end, so that a server that logs never blocks.
-    this.#drained = (async () => {
-      const text = child.stderr.pipeThrough(new TextDecoderStream());
-      for await (const chunk of text) {
-        this.#stderr += chunk;
+    // Read both pipes to their end, so that a server that logs never blocks.
+    this.#drained = Promise.all([
+      (async () => {
+        const text = child.stdout.pipeThrough(new TextDecoderStream());
+        for await (const chunk of text) this.#stdout += chunk;
+      })(),
+      (async () => {
+        const text = child.stderr.pipeThrough(new TextDecoderStream());
+        for await (const chunk of text) {
+          this.#stderr += chunk;
+          for (const watcher of this.#watchers) watcher();
+        }
+        this.#ended = true;
         for (const watcher of this.#watchers) watcher();
-      }
-      this.#ended = true;
-      for (const watcher of this.#watchers) watcher();
-    })();
+      })(),
+    ]).then(() => {});
+  }
+
+  /**
+   * Runs `server.ts` with `args` without waiting for anything: for runs
+   * that are meant to end, such as `--help` or a usage error.
+   *
+   * @param args The server's arguments.
+   * @param options The child's environment and permissions.
+   * @returns The process.
+   */
+  static spawn(
+    args: string[],
+    options: ServerProcessOptions = {},
+  ): ServerProcess {
+    return new ServerProcess(args, options);
   }
 
   /**
@@ -644,7 +672,7 @@ export class ServerProcess implements AsyncDisposable {
     args: string[],
     options: ServerProcessOptions = {},
   ): Promise<ServerProcess> {
-    const server = new ServerProcess(args, options.env ?? {});
+    const server = new ServerProcess(args, options);
     try {
       const match = await server.waitForStderr(
         LISTENING_LINE,
@@ -671,6 +699,11 @@ export class ServerProcess implements AsyncDisposable {
   /** Everything the process wrote to stderr so far. */
   get stderr(): string {
     return this.#stderr;
+  }
+
+  /** Everything the process wrote to stdout so far. */
+  get stdout(): string {
+    return this.#stdout;
   }
 
   /**

@@ -10,105 +10,18 @@ import {
   HOST,
   RawConnection,
   replaySession,
-  within,
+  ServerProcess,
 } from "./_helpers.ts";
 
-const SERVER = new URL("../server.ts", import.meta.url).pathname;
-const LISTENING = /^pulse: listening on 127\.0\.0\.1:(\d+)$/m;
-
-/**
- * `deno run -A server.ts ...args` as a child process, its output collected.
- * Disposing it kills the process if it still runs and waits for it.
- */
-class ServerProcess implements AsyncDisposable {
-  readonly child: Deno.ChildProcess;
-  /** Resolves with the port once the server says it listens. */
-  readonly listening: Promise<number>;
-  #stderr = "";
-  #stdout = "";
-  #drained: Promise<void>;
-  #exited = false;
-
-  constructor(args: string[]) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", SERVER, ...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.child.status.then(() => this.#exited = true);
-    const listening = Promise.withResolvers<number>();
-    this.listening = listening.promise;
-    // Keep reading both pipes to their end, so that the child never blocks.
-    this.#drained = Promise.all([
-      this.#drain(this.child.stderr, (text) => {
-        this.#stderr += text;
-        const match = this.#stderr.match(LISTENING);
-        if (match) listening.resolve(Number(match[1]));
-      }),
-      this.#drain(this.child.stdout, (text) => this.#stdout += text),
-    ]).then(() =>
-      listening.reject(new Error(`the server never listened: ${this.#stderr}`))
-    );
-    // Nobody may wait for it (a process that is meant to fail).
-    this.listening.catch(() => {});
-  }
-
-  /** Everything the process wrote to stderr so far. */
-  get stderr(): string {
-    return this.#stderr;
-  }
-
-  /** Everything the process wrote to stdout so far. */
-  get stdout(): string {
-    return this.#stdout;
-  }
-
-  /** Waits for the exit and for the last of the output. */
-  async exit(): Promise<Deno.CommandStatus> {
-    const status = await within(this.child.status, "the server's exit", 30_000);
-    await this.#drained;
-    return status;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.#exited) {
-      try {
-        this.child.kill("SIGKILL");
-      } catch {
-        // It exited meanwhile.
-      }
-    }
-    await this.child.status;
-    await this.#drained;
-  }
-
-  async #drain(
-    stream: ReadableStream<Uint8Array>,
-    onText: (text: string) => void,
-  ): Promise<void> {
-    const text = stream.pipeThrough(new TextDecoderStream());
-    for await (const chunk of text) onText(chunk);
-  }
-}
-
-/** Starts `server.ts --port 0 --memory` and waits until it listens. */
-async function startServer(): Promise<[ServerProcess, number]> {
-  const server = new ServerProcess(["--port", "0", "--memory"]);
-  try {
-    const port = await within(server.listening, "listening", 30_000);
-    return [server, port];
-  } catch (error) {
-    await server[Symbol.asyncDispose]();
-    throw error;
-  }
+/** Starts `server.ts --port 0 --memory` without HTTP. */
+function startServer(): Promise<ServerProcess> {
+  return ServerProcess.start(["--port", "0", "--memory", "--http", "off"]);
 }
 
 Deno.test("server.ts replays the session of issue 2 byte for byte", async () => {
-  const [server, port] = await startServer();
-  await using _ = server;
+  await using server = await startServer();
   {
-    await using connection = await RawConnection.connect(port);
+    await using connection = await RawConnection.connect(server.port);
     await replaySession(connection, equal);
   }
   server.child.kill("SIGTERM");
@@ -117,7 +30,7 @@ Deno.test("server.ts replays the session of issue 2 byte for byte", async () => 
 });
 
 Deno.test("server.ts --help prints the usage and exits 0", async () => {
-  await using server = new ServerProcess(["--help"]);
+  await using server = ServerProcess.spawn(["--help"]);
   const status = await server.exit();
   equal(status.code, 0, server.stderr);
   assert(server.stdout.includes("Usage:"), server.stdout);
@@ -138,28 +51,17 @@ Deno.test("server.ts exits 2 on a bad --port", async (t) => {
   ];
   for (const args of cases) {
     await t.step(JSON.stringify(args.join(" ")), async () => {
-      await using server = new ServerProcess(args);
-      // Fail fast rather than hang if it listens instead of refusing.
-      const outcome = await within(
-        Promise.race([
-          server.child.status.then((s) => `exit ${s.code}`),
-          server.listening.then(
-            (port) => `listening on port ${port}`,
-            () => new Promise<string>(() => {}), // it exited: see status
-          ),
-        ]),
-        "exit or listen",
-        30_000,
-      );
-      equal(outcome, "exit 2", `stderr: ${server.stderr}`);
+      await using server = ServerProcess.spawn(args);
+      const status = await server.exit();
+      equal(status.code, 2, `stderr: ${server.stderr}`);
       assert(server.stderr.includes("pulse:"), server.stderr);
     });
   }
 });
 
 Deno.test("server.ts answers requests in flight at SIGTERM, then exits 0", async () => {
-  const [server, port] = await startServer();
-  await using _ = server;
+  await using server = await startServer();
+  const port = server.port;
   // Fill the server so that `get *` streams for a while (about 10 MB).
   const samples: string[] = [];
   {
@@ -199,4 +101,27 @@ Deno.test("server.ts answers requests in flight at SIGTERM, then exits 0", async
     Deno.connect({ hostname: HOST, port }),
     Deno.errors.ConnectionRefused,
   );
+});
+
+Deno.test("server.ts serves with no more than the start task's permissions", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  );
+  const permissions = (config.tasks.start as string).split(" ")
+    .filter((word) => word.startsWith("--allow-"));
+  const data = await Deno.makeTempDir();
+  try {
+    await using server = await ServerProcess.start(
+      ["--port", "0", "--http", "127.0.0.1:0", "--data", data],
+      { permissions, env: { PULSE_TOKEN: "secret" } },
+    );
+    await using connection = await RawConnection.connect(server.port);
+    await connection.send("auth secret\nput palm.cpu 1 1\nget palm.cpu\n");
+    equal(
+      await connection.answers(3),
+      "ok\n\nok\n\nok\npalm.cpu 1.0 1\n\n",
+    );
+  } finally {
+    await Deno.remove(data, { recursive: true });
+  }
 });
