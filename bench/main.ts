@@ -8,7 +8,10 @@
  * - `memory`: bytes per sample after putting millions of samples;
  * - `stream`: `get *` of all those samples, its first byte and peak memory;
  * - `client`: puts pipelined through one `Client`;
- * - `backpressure`: a client that never reads, and another one's pings.
+ * - `backpressure`: a client that never reads, and another one's pings;
+ * - `queries`: pattern queries against `get *` of the rows they return;
+ * - `durability`: puts with `--fsync everysec` and `always` beside
+ *   `--memory`, and the bytes a sample takes on disk after compaction.
  *
  * Flags: `--duration` seconds measured per figure (3), `--warmup` seconds
  * before each (1), `--connections` of the throughput workloads (16),
@@ -30,7 +33,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { measureBackpressure } from "./backpressure.ts";
 import { measureClient } from "./client_pipelining.ts";
+import { measureDurability } from "./durability.ts";
 import { measureMemory } from "./memory.ts";
+import { measureQueries } from "./queries.ts";
 import { killAll, type Server, startServer } from "./process.ts";
 import { measureStream } from "./stream.ts";
 import { measureThroughput, prefillGetKey } from "./throughput.ts";
@@ -41,6 +46,8 @@ const SECTIONS = [
   "stream",
   "client",
   "backpressure",
+  "queries",
+  "durability",
 ] as const;
 type Section = typeof SECTIONS[number];
 /** The sections measured on one Pulse server, its get key prefilled. */
@@ -206,6 +213,19 @@ async function run(options: MainOptions): Promise<void> {
       progress("backpressure");
       report.push(
         "## Backpressure\n\n" + await measureBackpressure(pulse),
+      );
+    }
+
+    if (hasPulse && sections.has("queries")) {
+      report.push(
+        "## Queries\n\n" + await measureQueries(PULSE, progress),
+      );
+    }
+
+    if (hasPulse && sections.has("durability")) {
+      report.push(
+        "## Durability\n\n" +
+          await measureDurability(PULSE, options, progress),
       );
     }
   } finally {

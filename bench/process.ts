@@ -31,8 +31,12 @@ export interface Server {
   nextTimestamp: number;
   /** The last lines it wrote on stderr, to explain a failure. */
   stderrTail(): string;
-  /** Ends the server and waits for it to exit. */
-  stop(): Promise<void>;
+  /**
+   * Ends the server and waits for it to exit.
+   *
+   * @param signal SIGKILL by default; SIGTERM lets it shut down cleanly.
+   */
+  stop(signal?: Deno.Signal): Promise<void>;
 }
 
 /** The memory figures of a process, in bytes, from `/proc/<pid>/status`. */
@@ -55,9 +59,9 @@ function spawn(args: string[], stdout: "piped" | "null"): Deno.ChildProcess {
   return child;
 }
 
-function kill(child: Deno.ChildProcess): void {
+function kill(child: Deno.ChildProcess, signal: Deno.Signal = "SIGKILL"): void {
   try {
-    child.kill("SIGKILL");
+    child.kill(signal);
   } catch (error) {
     // It has exited already: nothing is left to end.
     if (!(error instanceof TypeError)) throw error;
@@ -129,8 +133,8 @@ export async function startServer(
     port,
     nextTimestamp: 1,
     stderrTail: tail,
-    async stop() {
-      kill(child);
+    async stop(signal?: Deno.Signal) {
+      kill(child, signal);
       await child.status;
     },
   };

@@ -1,7 +1,7 @@
 /**
  * The append-only log: every change to the store is added to an in-memory
- * batch, sealed into one record per chunk of requests, and written by one
- * writer task that also fsyncs by policy, like Redis's append-only file.
+ * batch, and one writer task writes what was committed, sealed into one
+ * record per write, and fsyncs by policy, like Redis's append-only file.
  *
  * - `always`: {@linkcode Journal.commit} resolves once the batch is on disk;
  *   the batches of all connections that commit meanwhile share one fsync.
@@ -9,18 +9,20 @@
  *   once a second.
  * - `no`: batches are written within a few milliseconds; the OS flushes them.
  *
- * A failed write (a full disk) cuts the file back to its last whole record,
- * keeps the unwritten bytes, sets {@linkcode Journal.failure} and retries
- * every second until a write succeeds.
+ * A failed write or fsync (a full disk) cuts the file back to its last whole
+ * record, keeps the unwritten bytes, rejects the commits waiting for them,
+ * sets {@linkcode Journal.failure} and retries every second; the failure
+ * stays set until a retry succeeds.
  *
  * @module
  */
 
 import { writeAll } from "../_write_all.ts";
 import {
+  encodeString,
+  ENTRY_BASE,
   ENTRY_DELETE,
   ENTRY_KEY,
-  ENTRY_PUT,
   ENTRY_TRIM,
   RECORD_BATCH,
   RecordWriter,
@@ -59,6 +61,20 @@ const SYNC_INTERVAL_MS = 1_000;
 const RETRY_INTERVAL_MS = 1_000;
 // Past this many unwritten bytes, commits wait for the disk to catch up.
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+// A put's timestamp further than this from the record's base sets a new
+// base: offsets stay short and exact.
+const MAX_OFFSET = 2 ** 20;
+// Keys whose encoding is kept; past this the cache starts afresh.
+const MAX_CACHED_KEYS = 1_000_000;
+
+/** A key as the log writes it, and its number in the open record. */
+interface KeyEntry {
+  /** `ENTRY_KEY`'s string: the length and UTF-8 bytes. */
+  encoded: Uint8Array;
+  /** The record in which `id` was given, by count. */
+  record: number;
+  id: number;
+}
 
 interface Rotation {
   file: Deno.FsFile;
@@ -73,10 +89,16 @@ export class Journal {
   #size: number;
   #pending = new RecordWriter();
   #writing = new RecordWriter();
-  #keyIds = new Map<string, number>();
+  // Keys by name, so that a key is encoded once, not once per record.
+  #keys = new Map<string, KeyEntry>();
+  // The open record's count, its next key number and its timestamp base.
+  #record = 0;
+  #nextId = 0;
+  #base = 0;
   // Settles when the pending bytes are written (and fsynced under `always`).
   #pendingDone: PromiseWithResolvers<void> | undefined;
   #writer: Promise<void> | undefined;
+  #draining = false;
   #writeTimer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #syncTimer: ReturnType<typeof setInterval> | undefined;
@@ -124,11 +146,14 @@ export class Journal {
    */
   put(key: string, value: number, timestamp: number): void {
     const id = this.#keyId(key);
-    const w = this.#pending;
-    w.byte(ENTRY_PUT);
-    w.varint(id);
-    w.signed(timestamp);
-    w.float(value);
+    let offset = timestamp - this.#base;
+    if (offset > MAX_OFFSET || offset < -MAX_OFFSET) {
+      this.#pending.byte(ENTRY_BASE);
+      this.#pending.signed(timestamp);
+      this.#base = timestamp;
+      offset = 0;
+    }
+    this.#pending.put(id, offset, value);
   }
 
   /**
@@ -154,14 +179,13 @@ export class Journal {
   }
 
   /**
-   * Seals the open batch into a record and has it written.
+   * Has the open batch written, in the record of the next write.
    *
    * @returns Under `always`, a promise that settles once the batch is on
    * disk, and rejects when it could not be written; otherwise `undefined`,
    * or a promise when the disk is behind and the caller should wait.
    */
   commit(): Promise<void> | undefined {
-    if (this.#pending.open) this.#pending.end();
     if (this.#pending.length === 0) return undefined;
     if (
       this.#policy === "always" || this.#pending.length >= MAX_PENDING_BYTES
@@ -207,8 +231,7 @@ export class Journal {
     clearTimeout(this.#retryTimer);
     clearInterval(this.#syncTimer);
     this.#syncDue = true;
-    this.#failure = undefined;
-    this.#kick();
+    this.#start();
     try {
       await this.#writer;
       if (this.#failure) throw this.#failure;
@@ -220,85 +243,124 @@ export class Journal {
   #open(): void {
     if (this.#pending.open) return;
     this.#pending.begin(RECORD_BATCH);
-    this.#keyIds.clear();
+    this.#record++;
+    this.#nextId = 0;
+    this.#base = 0;
+    if (this.#keys.size > MAX_CACHED_KEYS) this.#keys.clear();
   }
 
   #keyId(key: string): number {
     this.#open();
-    const w = this.#pending;
-    let id = this.#keyIds.get(key);
-    if (id === undefined) {
-      id = this.#keyIds.size;
-      this.#keyIds.set(key, id);
-      w.byte(ENTRY_KEY);
-      w.varint(id);
-      w.string(key);
+    let entry = this.#keys.get(key);
+    if (entry === undefined) {
+      entry = { encoded: encodeString(key), record: 0, id: 0 };
+      this.#keys.set(key, entry);
     }
-    return id;
+    if (entry.record !== this.#record) {
+      entry.record = this.#record;
+      entry.id = this.#nextId++;
+      const w = this.#pending;
+      w.byte(ENTRY_KEY);
+      w.varint(entry.id);
+      w.raw(entry.encoded);
+    }
+    return entry.id;
   }
 
   #kick(): void {
+    // While failing, only the retry timer and close() write.
     if (this.#failure !== undefined) return;
-    this.#writer ??= this.#drain().finally(() => {
-      this.#writer = undefined;
-    });
+    this.#start();
   }
 
-  /** The one writer: all file operations happen here, one at a time. */
+  #start(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    this.#writer = this.#drain();
+  }
+
+  /**
+   * The one writer: all file operations happen here, one at a time. It
+   * clears `#draining` in the same step that settles the last commit, so
+   * that a commit made as soon as that one settles starts it anew.
+   */
   async #drain(): Promise<void> {
-    let done: PromiseWithResolvers<void> | undefined;
-    while (true) {
-      if (this.#writing.length === 0) {
-        if (this.#pending.length === 0 && !this.#rotation && !this.#syncDue) {
+    try {
+      let done: PromiseWithResolvers<void> | undefined;
+      while (true) {
+        if (this.#writing.length === 0) {
+          if (this.#pending.length === 0 && !this.#rotation && !this.#syncDue) {
+            return;
+          }
+          // Under everysec and no, what was committed meanwhile waits for the
+          // write timer, so that a busy log is written in few large writes.
+          if (
+            this.#writeTimer !== undefined && this.#pendingDone === undefined &&
+            !this.#rotation && !this.#syncDue
+          ) {
+            return;
+          }
+          if (this.#pending.open) this.#pending.end();
+          [this.#writing, this.#pending] = [this.#pending, this.#writing];
+          done = this.#pendingDone;
+          this.#pendingDone = undefined;
+        }
+        const rotation = this.#rotation;
+        this.#rotation = undefined;
+        const before = this.#size;
+        try {
+          const bytes = this.#writing.bytes();
+          if (bytes.length > 0) {
+            await writeAll(this.#file, bytes);
+            this.#size += bytes.length;
+            this.#unsynced = true;
+          }
+          if (
+            this.#unsynced &&
+            (this.#policy === "always" || this.#syncDue || rotation)
+          ) {
+            this.#syncDue = false;
+            await this.#file.syncData();
+            this.#unsynced = false;
+          }
+          this.#syncDue = false;
+        } catch (error) {
+          this.#rotation ??= rotation;
+          done?.reject(error);
+          // Commits sealed meanwhile would wait for the disk to come back:
+          // they are answered now, and their bytes written with the retry.
+          this.#pendingDone?.reject(error);
+          this.#pendingDone = undefined;
+          await this.#fail(error as Error, before);
           return;
         }
-        [this.#writing, this.#pending] = [this.#pending, this.#writing];
-        done = this.#pendingDone;
-        this.#pendingDone = undefined;
-      }
-      const rotation = this.#rotation;
-      this.#rotation = undefined;
-      try {
-        const bytes = this.#writing.bytes();
-        if (bytes.length > 0) {
-          await writeAll(this.#file, bytes);
-          this.#size += bytes.length;
-          this.#unsynced = true;
+        this.#writing.reset();
+        this.#failure = undefined;
+        done?.resolve();
+        done = undefined;
+        if (rotation) {
+          this.#file.close();
+          this.#file = rotation.file;
+          this.#size = rotation.size;
+          rotation.done.resolve();
         }
-        if (
-          this.#unsynced &&
-          (this.#policy === "always" || this.#syncDue || rotation)
-        ) {
-          this.#syncDue = false;
-          await this.#file.syncData();
-          this.#unsynced = false;
-        }
-        this.#syncDue = false;
-      } catch (error) {
-        this.#rotation ??= rotation;
-        await this.#fail(error as Error);
-        done?.reject(error);
-        return;
       }
-      this.#writing.reset();
-      this.#failure = undefined;
-      done?.resolve();
-      done = undefined;
-      if (rotation) {
-        this.#file.close();
-        this.#file = rotation.file;
-        this.#size = rotation.size;
-        rotation.done.resolve();
-      }
+    } finally {
+      this.#draining = false;
     }
   }
 
-  /** Cuts the file back to its last whole record and retries later. */
-  async #fail(error: Error): Promise<void> {
+  /**
+   * Cuts the file back to `size`, its last whole record, and retries later.
+   * Bytes written but not fsynced are cut too: after a failed fsync the
+   * kernel may have dropped them, so they are written again.
+   */
+  async #fail(error: Error, size: number): Promise<void> {
     this.#failure = error;
+    this.#size = size;
     try {
       // The file is open for appending: the next write lands at the cut.
-      await this.#file.truncate(this.#size);
+      await this.#file.truncate(size);
     } catch {
       // The next successful write starts where the file ends; a torn record
       // left in between is skipped as corrupt on restore.
@@ -306,8 +368,7 @@ export class Journal {
     if (this.#closing) return;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
-      this.#failure = undefined;
-      this.#kick();
+      this.#start();
     }, RETRY_INTERVAL_MS);
   }
 }

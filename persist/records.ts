@@ -5,8 +5,9 @@
  *
  * Payloads start with a kind byte:
  * - `HEADER`: the file's kind and sequence number, first in every file.
- * - `BATCH`: log entries of one group commit; keys are numbered within the
- *   record, so every record reads on its own.
+ * - `BATCH`: log entries of one write to the log; keys are numbered and
+ *   timestamps are offsets from a base within the record, so every record
+ *   reads on its own.
  * - `SERIES`: part of one series in a snapshot: timestamps as zigzag varint
  *   deltas, then values as float64.
  *
@@ -26,12 +27,17 @@ export const RECORD_SERIES = 3;
 
 /** Log entry: defines key number `id` for the rest of the record. */
 export const ENTRY_KEY = 1;
-/** Log entry: a put. */
+/** Log entry: a put, its timestamp an offset from the record's base. */
 export const ENTRY_PUT = 2;
 /** Log entry: a series deleted. */
 export const ENTRY_DELETE = 3;
 /** Log entry: every sample older than a cutoff dropped (retention). */
 export const ENTRY_TRIM = 4;
+/**
+ * Log entry: the base that the timestamps of later puts in the record are
+ * offsets from. A record starts with base 0; format 1 has no such entry.
+ */
+export const ENTRY_BASE = 5;
 
 /** What a file holds, written in its header. */
 export const FILE_LOG = 1;
@@ -39,7 +45,8 @@ export const FILE_LOG = 1;
 export const FILE_SNAPSHOT = 2;
 
 const MAGIC = "PULSE";
-const FORMAT_VERSION = 1;
+// Format 2 added ENTRY_BASE; format 1 files read the same way.
+const FORMAT_VERSION = 2;
 const HEADER_SIZE = 8;
 // A record larger than this is corruption, not data.
 const MAX_RECORD_SIZE = 256 * 1024 * 1024;
@@ -92,12 +99,6 @@ export class RecordWriter {
     this.#recordStart = -1;
   }
 
-  /** Drops the open record. */
-  cancel(): void {
-    this.#length = this.#recordStart;
-    this.#recordStart = -1;
-  }
-
   /** Writes one byte. */
   byte(value: number): void {
     this.#reserve(1);
@@ -117,9 +118,66 @@ export class RecordWriter {
     this.#length = n;
   }
 
-  /** Writes a safe integer, zigzag-encoded so small negatives stay short. */
+  /**
+   * Writes a safe integer, zigzag-encoded so small negatives stay short.
+   * The zigzag number of a large negative is odd and past 2^53, which a
+   * double cannot hold, so its first seven bits are written on their own.
+   */
   signed(value: number): void {
-    this.varint(value < 0 ? -2 * value - 1 : 2 * value);
+    const negative = value < 0;
+    const magnitude = negative ? -value - 1 : value;
+    const rest = Math.floor(magnitude / 0x40);
+    this.byte(
+      ((magnitude % 0x40) * 2 + (negative ? 1 : 0)) | (rest > 0 ? 0x80 : 0),
+    );
+    if (rest > 0) this.varint(rest);
+  }
+
+  /**
+   * Writes a put entry: its kind, the key's number, the timestamp's offset
+   * from the record's base (zigzag) and the value. One call, as puts are the
+   * bulk of a log.
+   *
+   * @param id The key's number in the record.
+   * @param offset The timestamp minus the record's base, a safe integer.
+   * @param value The sample's value.
+   */
+  put(id: number, offset: number, value: number): void {
+    this.#reserve(1 + 8 + 9 + 8);
+    const bytes = this.#bytes;
+    let n = this.#length;
+    bytes[n++] = ENTRY_PUT;
+    if (id < 0x80) {
+      bytes[n++] = id;
+    } else if (id < 0x4000) {
+      bytes[n++] = (id & 0x7f) | 0x80;
+      bytes[n++] = id >>> 7;
+    } else {
+      this.#length = n;
+      this.varint(id);
+      n = this.#length;
+    }
+    if (offset >= -0x40 && offset < 0x40) {
+      bytes[n++] = offset < 0 ? -2 * offset - 1 : 2 * offset;
+      this.#length = n;
+    } else {
+      this.#length = n;
+      this.signed(offset);
+      n = this.#length;
+    }
+    this.#view.setFloat64(this.#length, value, true);
+    this.#length += 8;
+  }
+
+  /**
+   * Writes bytes as they are.
+   *
+   * @param bytes Such as a string from {@linkcode encodeString}.
+   */
+  raw(bytes: Uint8Array): void {
+    this.#reserve(bytes.length);
+    this.#bytes.set(bytes, this.#length);
+    this.#length += bytes.length;
   }
 
   /** Writes a float64. */
@@ -173,6 +231,29 @@ export class RecordWriter {
   }
 }
 
+/**
+ * Encodes a string as {@linkcode RecordWriter.string} writes it, to be
+ * written later with {@linkcode RecordWriter.raw}.
+ *
+ * @param value Any string.
+ * @returns Its length as a varint, then its UTF-8 bytes.
+ */
+export function encodeString(value: string): Uint8Array {
+  const utf8 = ENCODER.encode(value);
+  let prefix = 1;
+  for (let n = utf8.length; n >= 0x80; n = Math.floor(n / 0x80)) prefix++;
+  const encoded = new Uint8Array(prefix + utf8.length);
+  let at = 0;
+  let n = utf8.length;
+  while (n >= 0x80) {
+    encoded[at++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  encoded[at] = n;
+  encoded.set(utf8, prefix);
+  return encoded;
+}
+
 /** Reads the fields of one record's payload in order. */
 export class RecordReader {
   #bytes: Uint8Array;
@@ -215,10 +296,12 @@ export class RecordReader {
     return value;
   }
 
-  /** Reads a zigzag varint. */
+  /** Reads a zigzag varint, its first seven bits on their own (see writer). */
   signed(): number {
-    const n = this.varint();
-    return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+    const first = this.byte();
+    const rest = first >= 0x80 ? this.varint() : 0;
+    const magnitude = rest * 0x40 + ((first & 0x7f) >>> 1);
+    return (first & 1) === 1 ? -magnitude - 1 : magnitude;
   }
 
   /** Reads a float64. */
@@ -263,7 +346,7 @@ export function readHeader(reader: RecordReader): FileHeader {
     }
   }
   const version = reader.byte();
-  if (version !== FORMAT_VERSION) {
+  if (version < 1 || version > FORMAT_VERSION) {
     throw new TypeError(`Cannot read the file: unknown format ${version}`);
   }
   return { kind: reader.byte(), sequence: reader.varint() };

@@ -3,7 +3,7 @@
  * records of both snapshots and logs into a store.
  *
  * A snapshot is written while the server keeps serving: it walks the live
- * store in steps, writing every megabyte before encoding more, so no pause
+ * store in steps, writing every 256 KiB before encoding more, so no pause
  * lasts more than a few milliseconds. Samples put meanwhile are in the new
  * log as well, and replaying a log is idempotent, so the snapshot need not
  * be a point in time.
@@ -14,6 +14,7 @@
 import { writeAll } from "../_write_all.ts";
 import type { Store } from "../store.ts";
 import {
+  ENTRY_BASE,
   ENTRY_DELETE,
   ENTRY_KEY,
   ENTRY_PUT,
@@ -32,7 +33,7 @@ import {
 
 // Samples per SERIES record: small enough to encode between writes.
 const SAMPLES_PER_RECORD = 4096;
-const WRITE_SIZE = 1024 * 1024;
+const WRITE_SIZE = 256 * 1024;
 
 /** What writing a snapshot produced. */
 export interface SnapshotInfo {
@@ -193,10 +194,15 @@ function restoreSeries(
 }
 
 function restoreBatch(store: Store, r: RecordReader, keys: string[]): void {
+  let base = 0;
   while (!r.done) {
     const entry = r.byte();
     if (entry === ENTRY_KEY) {
       keys[r.varint()] = r.string();
+      continue;
+    }
+    if (entry === ENTRY_BASE) {
+      base = r.signed();
       continue;
     }
     if (entry === ENTRY_TRIM) {
@@ -208,7 +214,7 @@ function restoreBatch(store: Store, r: RecordReader, keys: string[]): void {
       throw new RangeError("Cannot restore a batch: unknown key number");
     }
     if (entry === ENTRY_PUT) {
-      const timestamp = r.signed();
+      const timestamp = base + r.signed();
       store.put(key, r.float(), timestamp);
     } else if (entry === ENTRY_DELETE) {
       store.delete(key);

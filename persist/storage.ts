@@ -11,6 +11,7 @@
  * @module
  */
 
+import { writeAll } from "../_write_all.ts";
 import { Store } from "../store.ts";
 import { type FsyncPolicy, Journal } from "./journal.ts";
 import { FILE_LOG, RecordWriter } from "./records.ts";
@@ -68,9 +69,19 @@ export interface Storage extends AsyncDisposable {
   /**
    * Writes a new snapshot and drops the logs it holds, while serving goes
    * on. Compaction also starts by itself when the log grows large.
+   *
+   * @returns A promise that settles once the old logs are removed; a call
+   * during a compaction shares it.
+   * @throws {TypeError} When the storage is closed.
    */
   compact(): Promise<void>;
-  /** Stops compacting, writes and fsyncs the log, and unlocks. */
+  /**
+   * Waits for a compaction under way, writes and fsyncs the log, and
+   * unlocks. Safe to call more than once.
+   *
+   * @returns A promise that settles once the directory is unlocked.
+   * @throws When the last of the log cannot be written.
+   */
   close(): Promise<void>;
 }
 
@@ -79,6 +90,10 @@ export const DEFAULT_COMPACT_BYTES = 64 * 1024 * 1024;
 const SNAPSHOT = "snapshot.pulse";
 const LOG_PATTERN = /^log-(\d+)\.pulse$/;
 const COMPACT_CHECK_MS = 1_000;
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
 
 function logName(sequence: number): string {
   return `log-${String(sequence).padStart(8, "0")}.pulse`;
@@ -97,7 +112,7 @@ async function lock(dir: string): Promise<Deno.FsFile> {
     );
   }
   await file.truncate(0);
-  await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  await writeAll(file, new TextEncoder().encode(`${Deno.pid}\n`));
   return file;
 }
 
@@ -114,7 +129,7 @@ async function createLog(
   await file.truncate(0);
   const w = new RecordWriter();
   w.header(FILE_LOG, sequence);
-  await file.write(w.bytes());
+  await writeAll(file, w.bytes());
   await file.syncData();
   await syncDirectory(dir);
   return [file, w.length];
@@ -168,11 +183,18 @@ export async function openStorage(
       corrupted += report.corrupted + (report.tornBytes > 0 ? 1 : 0);
       if (report.corrupted > 0 || report.tornBytes > 0) {
         onLog(
-          `pulse: warning: ${SNAPSHOT}: skipped ${report.corrupted} damaged records and ${report.tornBytes} bytes at its end`,
+          `pulse: warning: ${SNAPSHOT}: skipped ${
+            plural(report.corrupted, "damaged record")
+          } and ${plural(report.tornBytes, "byte")} at its end`,
         );
       }
     }
 
+    // Left over from a compaction cut short; the snapshot it was to replace
+    // and the logs are still there.
+    await Deno.remove(`${dir}/${SNAPSHOT}.tmp`).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
     const logs: number[] = [];
     for await (const entry of Deno.readDir(dir)) {
       const match = LOG_PATTERN.exec(entry.name);
@@ -191,9 +213,9 @@ export async function openStorage(
       if (report.corrupted > 0) {
         corrupted += report.corrupted;
         onLog(
-          `pulse: warning: ${
-            logName(sequence)
-          }: skipped ${report.corrupted} damaged records`,
+          `pulse: warning: ${logName(sequence)}: skipped ${
+            plural(report.corrupted, "damaged record")
+          }`,
         );
       }
       if (report.tornBytes > 0) {
@@ -233,8 +255,13 @@ export async function openStorage(
     );
 
     let compacting: Promise<void> | undefined;
-    let closed = false;
+    let closing: Promise<void> | undefined;
     const compact = () => {
+      if (closing !== undefined) {
+        return Promise.reject(
+          new TypeError(`Cannot compact ${dir}: the storage is closed`),
+        );
+      }
       compacting ??= (async () => {
         try {
           const next = sequence + 1;
@@ -258,7 +285,7 @@ export async function openStorage(
     };
     const timer = setInterval(() => {
       if (
-        !compacting && !closed &&
+        !compacting && !closing &&
         journal.size > Math.max(compactBytes, 2 * snapshotSize)
       ) {
         compact().catch((error) =>
@@ -267,16 +294,17 @@ export async function openStorage(
       }
     }, COMPACT_CHECK_MS);
 
-    const close = async () => {
-      if (closed) return;
-      closed = true;
-      clearInterval(timer);
-      try {
-        await compacting?.catch(() => {});
-        await journal.close();
-      } finally {
-        lockFile.close();
-      }
+    const close = () => {
+      closing ??= (async () => {
+        clearInterval(timer);
+        try {
+          await compacting?.catch(() => {});
+          await journal.close();
+        } finally {
+          lockFile.close();
+        }
+      })();
+      return closing;
     };
     return {
       store,
