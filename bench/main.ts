@@ -10,6 +10,8 @@
  * - `client`: puts pipelined through one `Client`;
  * - `backpressure`: a client that never reads, and another one's pings;
  * - `queries`: pattern queries against `get *` of the rows they return;
+ * - `complexity`: the store's costs per put and per returned sample, at
+ *   1,000 and 100,000 series, measured in-process;
  * - `durability`: puts with `--fsync everysec` and `always` beside
  *   `--memory`, and the bytes a sample takes on disk after compaction.
  *
@@ -33,6 +35,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { measureBackpressure } from "./backpressure.ts";
 import { measureClient } from "./client_pipelining.ts";
+import { measureComplexity } from "./complexity.ts";
 import { measureDurability } from "./durability.ts";
 import { measureMemory } from "./memory.ts";
 import { measureQueries } from "./queries.ts";
@@ -47,6 +50,7 @@ const SECTIONS = [
   "client",
   "backpressure",
   "queries",
+  "complexity",
   "durability",
 ] as const;
 type Section = typeof SECTIONS[number];
@@ -220,6 +224,11 @@ async function run(options: MainOptions): Promise<void> {
       report.push(
         "## Queries\n\n" + await measureQueries(PULSE, progress),
       );
+    }
+
+    if (sections.has("complexity")) {
+      progress("complexity");
+      report.push("## Complexity\n\n" + measureComplexity());
     }
 
     if (hasPulse && sections.has("durability")) {

@@ -69,7 +69,6 @@ class Connection {
   /** Puts lines pipelined, reading the answers as they come. */
   async putAll(lines: string[]): Promise<void> {
     const scanner = new AnswerScanner();
-    scanner.countLines = false;
     const writing = (async () => {
       for (let i = 0; i < lines.length; i += PUT_CHUNK_LINES) {
         const chunk = lines.slice(i, i + PUT_CHUNK_LINES).join("");
