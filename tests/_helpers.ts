@@ -800,3 +800,80 @@ export async function askStats(
     return [match[1], Number(match[2])];
   });
 }
+
+/**
+ * Whether a command can be run here, for tests that need one.
+ *
+ * @param command Such as `openssl`.
+ * @param args Arguments that make it succeed quickly, such as `["version"]`.
+ * @returns Whether it ran and succeeded.
+ */
+export async function available(
+  command: string,
+  args: string[],
+): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command(command, {
+      args,
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** A certificate for `localhost` and `127.0.0.1` and its key, as files. */
+export interface Certificate {
+  /** The certificate in PEM, to trust. */
+  cert: string;
+  /** Its file. */
+  certFile: string;
+  /** The key's file. */
+  keyFile: string;
+}
+
+/**
+ * Makes a self-signed certificate in `dir` with `openssl`.
+ *
+ * @param dir Where the files go.
+ * @returns The certificate and the files.
+ * @throws {Error} When openssl fails.
+ */
+export async function makeCertificate(dir: string): Promise<Certificate> {
+  const certFile = `${dir}/cert.pem`;
+  const keyFile = `${dir}/key.pem`;
+  const { success, stderr } = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "2",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      // A certificate that is its own authority must not say it is one:
+      // TLS libraries refuse a CA certificate as the server's own.
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!success) {
+    throw new Error(`openssl failed: ${decoder.decode(stderr)}`);
+  }
+  return { cert: await Deno.readTextFile(certFile), certFile, keyFile };
+}

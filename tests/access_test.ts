@@ -17,9 +17,11 @@ import {
 import { Client, ClientError } from "../client.ts";
 import { serve } from "../server.ts";
 import {
+  available,
   bytes,
   concat,
   decoder,
+  makeCertificate,
   RawConnection,
   replaySession,
   ServerProcess,
@@ -37,69 +39,7 @@ const INVALID_TOKEN = "error\ninvalid token\n\n";
 const TOKEN = "s3cret-Tökén";
 const WARNING = /^pulse: warning: listening on .* without a token/m;
 
-/** Whether `openssl` can be run, to make a certificate. */
-async function hasOpenssl(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("openssl", {
-      args: ["version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-const OPENSSL = await hasOpenssl();
-
-/** A certificate for `localhost` and `127.0.0.1` and its key, as files. */
-interface Certificate {
-  /** The certificate in PEM, to trust. */
-  cert: string;
-  /** Its file. */
-  certFile: string;
-  /** The key's file. */
-  keyFile: string;
-}
-
-/** Makes a self-signed certificate in `dir` with `openssl`. */
-async function makeCertificate(dir: string): Promise<Certificate> {
-  const certFile = `${dir}/cert.pem`;
-  const keyFile = `${dir}/key.pem`;
-  const { success, stderr } = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      // A certificate that is its own authority must not say it is one:
-      // TLS libraries refuse a CA certificate as the server's own.
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!success) {
-    throw new Error(`openssl failed: ${decoder.decode(stderr)}`);
-  }
-  return { cert: await Deno.readTextFile(certFile), certFile, keyFile };
-}
+const OPENSSL = await available("openssl", ["version"]);
 
 /**
  * Sends `request` over TLS and reads until `count` answers have come, for

@@ -5,7 +5,14 @@ import {
 } from "node:assert/strict";
 import { serve } from "../server.ts";
 import { Store } from "../store.ts";
-import { decoder, HOST, unusedPort, within } from "./_helpers.ts";
+import {
+  available,
+  decoder,
+  HOST,
+  makeCertificate,
+  unusedPort,
+  within,
+} from "./_helpers.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -395,55 +402,13 @@ Deno.test("cli.ts sends the token from --token or PULSE_TOKEN", async () => {
   assert(none.includes("authentication required"), none);
 });
 
-/** Whether `command --version` runs: a tool some tests need. */
-async function available(command: string, args: string[]): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command(command, {
-      args,
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
 Deno.test({
   name: "cli.ts --tls --ca connects over TLS",
   ignore: !await available("openssl", ["version"]),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "pulse-cli-tls-" });
     try {
-      const certFile = `${dir}/cert.pem`;
-      const keyFile = `${dir}/key.pem`;
-      const made = await new Deno.Command("openssl", {
-        args: [
-          "req",
-          "-x509",
-          "-newkey",
-          "ec",
-          "-pkeyopt",
-          "ec_paramgen_curve:prime256v1",
-          "-nodes",
-          "-keyout",
-          keyFile,
-          "-out",
-          certFile,
-          "-days",
-          "2",
-          "-subj",
-          "/CN=localhost",
-          "-addext",
-          "subjectAltName=DNS:localhost,IP:127.0.0.1",
-          "-addext",
-          "basicConstraints=critical,CA:FALSE",
-        ],
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      assert(made.success, "openssl made a certificate");
+      const { certFile, keyFile } = await makeCertificate(dir);
       await using server = serve({
         hostname: HOST,
         port: 0,
