@@ -13,21 +13,13 @@
 import { AnswerWriter } from "../protocol.ts";
 import { Query } from "../query.ts";
 import { Store } from "../store.ts";
+import { rng } from "./random.ts";
 import { formatCount, table } from "./report.ts";
 
 const PUTS = 2_000_000;
 const SERIES_COUNTS = [1_000, 100_000];
 const GET_SIZES = [10, 100, 1_000, 10_000, 100_000];
 const START = 1_500_000_000;
-
-/** A seeded generator, so that runs compare. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 /** Nanoseconds per call of `body`, run `count` times. */
 function nanoseconds(count: number, body: (i: number) => void): number {
@@ -45,7 +37,7 @@ function putCosts(series: number): string[] {
     (i) => store.put(keys[i % series], i, START + Math.floor(i / series) * 2),
   );
   // Odd seconds, all earlier than the last: each lands between samples.
-  const next = random(1);
+  const next = rng(1);
   const outOfOrder = nanoseconds(PUTS / 4, () => {
     const key = keys[Math.floor(next() * series)];
     store.put(key, 1, START + 2 * Math.floor(next() * perSeries) + 1);

@@ -39,7 +39,12 @@ import { measureComplexity } from "./complexity.ts";
 import { measureDurability } from "./durability.ts";
 import { measureMemory } from "./memory.ts";
 import { measureQueries } from "./queries.ts";
-import { killAll, type Server, startServer } from "./process.ts";
+import {
+  killAll,
+  killChildrenOnSignal,
+  type Server,
+  startServer,
+} from "./process.ts";
 import { measureStream } from "./stream.ts";
 import { measureThroughput, prefillGetKey } from "./throughput.ts";
 
@@ -254,13 +259,7 @@ function describeSetup(options: MainOptions): string {
 }
 
 if (import.meta.main) {
-  // Children must not outlive the benchmark, however it ends.
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => {
-      killAll();
-      Deno.exit(130);
-    });
-  }
+  killChildrenOnSignal();
   let code = 0;
   try {
     await run(parseOptions(Deno.args));

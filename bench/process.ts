@@ -171,6 +171,19 @@ export function killAll(): void {
 }
 
 /**
+ * Makes SIGINT and SIGTERM kill every child before exiting: children must
+ * not outlive a benchmark, however it ends.
+ */
+export function killChildrenOnSignal(): void {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      killAll();
+      Deno.exit(130);
+    });
+  }
+}
+
+/**
  * Reads the resident set size and its peak of a process, in bytes.
  *
  * @param pid The process id.

@@ -37,11 +37,13 @@ import { AnswerScanner } from "./answers.ts";
 import { Histogram } from "./histogram.ts";
 import {
   killAll,
+  killChildrenOnSignal,
   readMemory,
   runScript,
   type Server,
   startServer,
 } from "./process.ts";
+import { rng } from "./random.ts";
 import { formatCount, formatMiB, formatMs, table } from "./report.ts";
 import { writeAll } from "../_write_all.ts";
 
@@ -103,18 +105,6 @@ function sleep(milliseconds: number): Promise<void> {
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** A seeded pseudo-random generator (mulberry32): the same run each time. */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A port that was free a moment ago: the server comes back on it. */
@@ -877,13 +867,7 @@ function parseOptions(args: string[]): SoakOptions & { probePort?: number } {
 }
 
 if (import.meta.main) {
-  // Children must not outlive the soak, however it ends.
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => {
-      killAll();
-      Deno.exit(130);
-    });
-  }
+  killChildrenOnSignal();
   let code = 0;
   try {
     const options = parseOptions(Deno.args);

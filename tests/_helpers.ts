@@ -10,6 +10,8 @@
  * @module
  */
 
+import type { Aggregation } from "../query.ts";
+
 /** UTF-8 encoder shared by the tests. */
 export const encoder: TextEncoder = new TextEncoder();
 /** UTF-8 decoder shared by the tests (lenient: shows bad bytes as U+FFFD). */
@@ -876,4 +878,39 @@ export async function makeCertificate(dir: string): Promise<Certificate> {
     throw new Error(`openssl failed: ${decoder.decode(stderr)}`);
   }
   return { cert: await Deno.readTextFile(certFile), certFile, keyFile };
+}
+
+/**
+ * Rolls `[timestamp, value]` points, sorted by timestamp, up into buckets of
+ * `step` seconds the plain way: the reference the server's roll-ups are
+ * checked against.
+ *
+ * @param points The points, sorted by timestamp.
+ * @param step The bucket width.
+ * @param aggregation How a bucket becomes one value.
+ * @returns One `[bucket start, value]` per non-empty bucket.
+ */
+export function rollUp(
+  points: [timestamp: number, value: number][],
+  step: number,
+  aggregation: Aggregation,
+): [timestamp: number, value: number][] {
+  const buckets = new Map<number, number[]>();
+  for (const [timestamp, value] of points) {
+    const bucket = Math.floor(timestamp / step) * step;
+    if (!buckets.has(bucket)) buckets.set(bucket, []);
+    buckets.get(bucket)!.push(value);
+  }
+  return [...buckets].map(([bucket, values]) => {
+    const sum = values.reduce((a, b) => a + b, 0);
+    const value = {
+      avg: sum / values.length,
+      min: Math.min(...values),
+      max: Math.max(...values),
+      sum,
+      count: values.length,
+      last: values.at(-1)!,
+    }[aggregation];
+    return [bucket, value];
+  });
 }

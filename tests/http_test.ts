@@ -16,6 +16,7 @@ import {
   HOST,
   randomInt,
   rng,
+  rollUp,
   ServerProcess,
   unusedPort,
 } from "./_helpers.ts";
@@ -74,28 +75,6 @@ async function callJson(
 /** Posts a put body. */
 function put(base: string, body: BodyInit, headers: HeadersInit = {}) {
   return call(base, "/api/put", { method: "POST", body, headers });
-}
-
-/** What `/api/query` should answer for `points` rolled up, computed plainly. */
-function rollUp(points: Point[], step: number, aggregation: Aggregation) {
-  const buckets = new Map<number, number[]>();
-  for (const [t, v] of points) {
-    const bucket = Math.floor(t / step) * step;
-    if (!buckets.has(bucket)) buckets.set(bucket, []);
-    buckets.get(bucket)!.push(v);
-  }
-  return [...buckets].map(([bucket, values]): Point => {
-    const sum = values.reduce((a, b) => a + b, 0);
-    const value = {
-      avg: sum / values.length,
-      min: Math.min(...values),
-      max: Math.max(...values),
-      sum,
-      count: values.length,
-      last: values.at(-1)!,
-    }[aggregation];
-    return [bucket, value];
-  });
 }
 
 /** A store of three series of random samples, and the samples as put. */

@@ -15,6 +15,7 @@ import {
   HOST,
   randomInt,
   rng,
+  rollUp,
   ServerProcess,
   within,
 } from "./_helpers.ts";
@@ -186,24 +187,9 @@ Deno.test("Query matches a plain model on long series read in steps", async (t) 
   ): Row[] => {
     const out: Row[] = [];
     for (const [key, samples] of model) {
-      const buckets = new Map<number, number[]>();
       const sorted = [...samples].filter(([ts]) => from <= ts && ts <= to)
         .sort((a, b) => a[0] - b[0]);
-      for (const [timestamp, value] of sorted) {
-        const bucket = Math.floor(timestamp / step) * step;
-        if (!buckets.has(bucket)) buckets.set(bucket, []);
-        buckets.get(bucket)!.push(value);
-      }
-      for (const [bucket, values] of buckets) {
-        const sum = values.reduce((a, b) => a + b, 0);
-        const value = {
-          avg: sum / values.length,
-          min: Math.min(...values),
-          max: Math.max(...values),
-          sum,
-          count: values.length,
-          last: values.at(-1)!,
-        }[aggregation];
+      for (const [bucket, value] of rollUp(sorted, step, aggregation)) {
         out.push([key, bucket, value]);
       }
     }
