@@ -710,27 +710,38 @@ function applyFilter(reset) {
   renderList();
 }
 
-// Only the rows in view, and a few around them, are in the document.
+// Only the rows in view, and a few around them, are in the document. A row
+// still in view keeps its node: a click whose press and release straddle a
+// re-render (a scroll, a refreshed list) must land on the same element.
 function renderList() {
   const list = $("list");
+  const container = $("rows");
   $("spacer").style.height = shown.length * ROW_HEIGHT + "px";
   const first = Math.max(0, Math.floor(list.scrollTop / ROW_HEIGHT) - 10);
   const last = Math.min(
     shown.length,
     Math.ceil((list.scrollTop + list.clientHeight) / ROW_HEIGHT) + 10,
   );
+  const existing = new Map();
+  for (const row of container.children) existing.set(row.dataset.key, row);
   const rows = [];
   for (let i = first; i < last; i++) {
-    const row = document.createElement("div");
-    row.className = "row";
-    row.setAttribute("role", "option");
+    let row = existing.get(shown[i]);
+    if (row === undefined) {
+      row = document.createElement("div");
+      row.className = "row";
+      row.setAttribute("role", "option");
+      row.textContent = shown[i];
+      row.title = shown[i];
+      row.dataset.key = shown[i];
+    }
     row.style.top = i * ROW_HEIGHT + "px";
-    row.textContent = shown[i];
-    row.title = shown[i];
-    row.dataset.key = shown[i];
     rows.push(row);
   }
-  $("rows").replaceChildren(...rows);
+  const current = container.children;
+  const same = rows.length === current.length &&
+    rows.every((row, i) => current[i] === row);
+  if (!same) container.replaceChildren(...rows);
 }
 
 function addPattern(pattern) {

@@ -257,8 +257,11 @@ class Browser implements AsyncDisposable {
     }
   }
 
-  /** Clicks the middle of the element `selector` with the mouse. */
-  async click(selector: string): Promise<void> {
+  /**
+   * Clicks the middle of the element `selector` with the mouse; `between`,
+   * if given, is evaluated in the page after the press and before the release.
+   */
+  async click(selector: string, between?: string): Promise<void> {
     const { x, y } = await this.evaluate<{ x: number; y: number }>(
       `(() => {
         const box = document.querySelector(${
@@ -268,6 +271,9 @@ class Browser implements AsyncDisposable {
       })()`,
     );
     for (const type of ["mousePressed", "mouseReleased"]) {
+      if (type === "mouseReleased" && between !== undefined) {
+        await this.evaluate(between);
+      }
       await this.command("Input.dispatchMouseEvent", {
         type,
         x,
@@ -562,7 +568,12 @@ Deno.test({
           ),
           Array.from({ length: 10 }, (_, i) => `fleet.host0004${i}.load`),
         );
-        await browser.click('#rows .row[data-key="fleet.host00042.load"]');
+        // The list re-renders on every scroll and refresh; one landing
+        // between press and release must not swallow the click.
+        await browser.click(
+          '#rows .row[data-key="fleet.host00042.load"]',
+          "renderList()",
+        );
         await browser.waitFor(
           `document.querySelector('.chart[data-pattern="fleet.host00042.load"] .legend li')`,
           "the chart of the clicked series",
