@@ -14,7 +14,7 @@
  */
 
 import { describe } from "./_describe.ts";
-import { readLines } from "./_lines.ts";
+import { type LineBatch, readLines } from "./_lines.ts";
 import { type EventLoopTurns, nextTurn } from "./_turns.ts";
 import { Outbox } from "./_outbox.ts";
 import { MAX_CACHED_SAMPLES, type RenderCache } from "./_render_cache.ts";
@@ -22,6 +22,7 @@ import type { Counters } from "./_stats.ts";
 import type { Journal } from "./persist/journal.ts";
 import {
   AnswerWriter,
+  OK_LENGTH,
   type Request,
   type RequestParser,
   WRONG_COMMAND,
@@ -102,14 +103,42 @@ export async function serveSession(
   const out = new AnswerWriter();
   const outbox = new Outbox(conn, HIGH_WATER, context.maxOutput);
   let authenticated = context.token === undefined;
-  // Where the answers of changes not yet committed to the log start and end.
+  let batch: LineBatch;
+  // Answers of changes not yet committed to the log, as triples: where they
+  // start, where they end, and how many answers that is.
   const uncommitted: number[] = [];
+  // The run of consecutive puts not yet given to the log: lines `runFirst`
+  // to `runLast` of the batch. It goes to the log as the bytes the client
+  // sent, one copy per run rather than an encoding per put. Its answers are
+  // as many `ok\n\n` from `runAnswers` on, as nothing comes between them.
+  let runFirst = -1;
+  let runLast = -1;
+  let runAnswers = 0;
 
+  /** Adds line `line` of the batch, a put, to the run for the log. */
+  const logPut = (line: number) => {
+    if (runFirst >= 0 && runLast === line - 1) {
+      runLast = line;
+      return;
+    }
+    logRun();
+    runFirst = runLast = line;
+    runAnswers = out.length;
+  };
+  /** Gives the run to the log; before any other change, and before waiting. */
+  const logRun = () => {
+    if (runFirst < 0) return;
+    journal!.lines(batch.bytes, batch.start(runFirst), batch.end(runLast));
+    const count = runLast - runFirst + 1;
+    uncommitted.push(runAnswers, runAnswers + OK_LENGTH * count, count);
+    runFirst = -1;
+  };
   /**
    * Commits the changes whose answers are written, and turns those answers
    * into errors if the log could not take them.
    */
   const commit = (): Promise<void> | undefined => {
+    logRun();
     if (uncommitted.length === 0) return undefined;
     const durable = journal!.commit();
     if (durable === undefined) {
@@ -120,7 +149,9 @@ export async function serveSession(
       uncommitted.length = 0;
     }, (error) => {
       out.failAt(uncommitted, `cannot write the log: ${describe(error)}`);
-      counters.errors += uncommitted.length / 2;
+      for (let i = 2; i < uncommitted.length; i += 3) {
+        counters.errors += uncommitted[i];
+      }
       uncommitted.length = 0;
     });
   };
@@ -158,7 +189,7 @@ export async function serveSession(
    * Runs one request and writes its answer, or the start of it when the
    * rest is to be streamed.
    */
-  const execute = (request: Request): Rest | undefined => {
+  const execute = (request: Request, line: number): Rest | undefined => {
     counters.commands[request.command]++;
     if (!authenticated && request.command !== "auth") {
       counters.errors++;
@@ -173,8 +204,7 @@ export async function serveSession(
             out.error(`cannot write the log: ${describe(journal.failure)}`);
             return undefined;
           }
-          journal.put(request.key, request.value, request.timestamp);
-          uncommitted.push(out.length, out.length + 4);
+          logPut(line);
         }
         store.put(request.key, request.value, request.timestamp);
         out.ok();
@@ -222,6 +252,7 @@ export async function serveSession(
           out.error(`cannot write the log: ${describe(journal.failure)}`);
           return undefined;
         }
+        if (journal !== undefined) logRun();
         const matched = store.match(request.pattern);
         for (const series of matched) {
           journal?.delete(series.key);
@@ -231,7 +262,7 @@ export async function serveSession(
         out.begin();
         out.line(String(matched.length));
         out.end();
-        if (journal !== undefined) uncommitted.push(start, out.length);
+        if (journal !== undefined) uncommitted.push(start, out.length, 1);
         return undefined;
       }
       case "ping":
@@ -273,7 +304,7 @@ export async function serveSession(
       state.activity++;
     },
   });
-  for await (const batch of lines) {
+  for await (batch of lines) {
     state.idle = false;
     // A client whose bytes keep coming is read without a turn of the loop.
     if (turns.overdue(SLICE_MS)) await nextTurn();
@@ -284,7 +315,7 @@ export async function serveSession(
         ? TOO_LONG
         : parser.parse(bytes, start, batch.end(i));
       if (request === undefined) continue;
-      const rest = execute(request);
+      const rest = execute(request, i);
       if (rest !== undefined) {
         // Most answers are done in one step: no need to wait for anything.
         if (rest()) out.end();

@@ -103,6 +103,8 @@ export interface InvalidRequest {
 
 /** The error message of the course protocol for every bad request. */
 export const WRONG_COMMAND = "wrong command";
+/** The length of `ok\n\n`, the answer to a `put`. */
+export const OK_LENGTH = 4;
 
 const SPACE = 0x20;
 const TAB = 0x09;
@@ -530,16 +532,16 @@ export class AnswerWriter {
     this.#length = 0;
   }
 
-  /** Writes `ok\n\n`, the whole answer to a `put`. */
+  /** Writes `ok\n\n` ({@linkcode OK_LENGTH} bytes), the whole answer to a `put`. */
   ok(): void {
-    this.#reserve(4);
+    this.#reserve(OK_LENGTH);
     const b = this.#buffer;
     const n = this.#length;
     b[n] = 0x6f; // o
     b[n + 1] = 0x6b; // k
     b[n + 2] = NEWLINE;
     b[n + 3] = NEWLINE;
-    this.#length = n + 4;
+    this.#length = n + OK_LENGTH;
   }
 
   /**
@@ -608,17 +610,17 @@ export class AnswerWriter {
    * Replaces answers with `error\n<message>\n\n`: for changes that turned
    * out not to be stored.
    *
-   * @param ranges Where those answers start and end, as flat pairs, in
-   * increasing order.
+   * @param ranges Flat triples in increasing order: where a run of answers
+   * starts, where it ends, and how many answers it holds.
    * @param message What went wrong, one line.
    */
   failAt(ranges: readonly number[], message: string): void {
     const written = this.bytes().slice();
     this.reset();
     let from = 0;
-    for (let i = 0; i < ranges.length; i += 2) {
+    for (let i = 0; i < ranges.length; i += 3) {
       this.#append(written.subarray(from, ranges[i]));
-      this.error(message);
+      for (let n = 0; n < ranges[i + 2]; n++) this.error(message);
       from = ranges[i + 1];
     }
     this.#append(written.subarray(from));

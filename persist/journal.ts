@@ -23,6 +23,7 @@ import {
   ENTRY_BASE,
   ENTRY_DELETE,
   ENTRY_KEY,
+  ENTRY_LINES,
   ENTRY_TRIM,
   RECORD_BATCH,
   RecordWriter,
@@ -154,6 +155,22 @@ export class Journal {
       offset = 0;
     }
     this.#pending.put(id, offset, value);
+  }
+
+  /**
+   * Adds a run of `put` request lines to the open batch, as the bytes a
+   * client sent: a restore parses them again.
+   *
+   * @param bytes Holds the lines.
+   * @param start Where the first line starts.
+   * @param end Where the last line ends, before its newline.
+   */
+  lines(bytes: Uint8Array, start: number, end: number): void {
+    this.#open();
+    const w = this.#pending;
+    w.byte(ENTRY_LINES);
+    w.varint(end - start);
+    w.raw(bytes.subarray(start, end));
   }
 
   /**

@@ -12,11 +12,13 @@
  */
 
 import { writeAll } from "../_write_all.ts";
+import { RequestParser } from "../protocol.ts";
 import type { Store } from "../store.ts";
 import {
   ENTRY_BASE,
   ENTRY_DELETE,
   ENTRY_KEY,
+  ENTRY_LINES,
   ENTRY_PUT,
   ENTRY_TRIM,
   FILE_SNAPSHOT,
@@ -34,6 +36,8 @@ import {
 // Samples per SERIES record: small enough to encode between writes.
 const SAMPLES_PER_RECORD = 4096;
 const WRITE_SIZE = 256 * 1024;
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
 
 /** What writing a snapshot produced. */
 export interface SnapshotInfo {
@@ -126,18 +130,8 @@ function encodeSeries(
   w.string(key);
   w.varint(n);
   w.signed(timestamps[0]);
-  for (let i = 1; i < n; i++) {
-    const delta = timestamps[i] - timestamps[i - 1];
-    // Deltas are positive, so 0 is free to mark the rare one that a double
-    // cannot hold exactly (a jump of more than 2^53 seconds).
-    if (delta <= Number.MAX_SAFE_INTEGER) {
-      w.varint(delta);
-    } else {
-      w.varint(0);
-      w.signed(timestamps[i]);
-    }
-  }
-  for (let i = 0; i < n; i++) w.float(values[i]);
+  w.gaps(timestamps, n);
+  w.floats(values, n);
   w.end();
 }
 
@@ -158,6 +152,7 @@ export function restoreRecords(store: Store, bytes: Uint8Array): RestoreReport {
   let header: FileHeader | undefined;
   const timestamps: number[] = [];
   const keys: string[] = [];
+  const parser = new RequestParser();
   const report = scanRecords(bytes, (kind, r) => {
     switch (kind) {
       case RECORD_HEADER:
@@ -168,11 +163,36 @@ export function restoreRecords(store: Store, bytes: Uint8Array): RestoreReport {
         break;
       case RECORD_BATCH:
         keys.length = 0;
-        restoreBatch(store, r, keys);
+        restoreBatch(store, r, keys, parser);
         break;
     }
   });
   return { ...report, header };
+}
+
+/** Puts the samples of a run of logged `put` lines. */
+function restoreLines(
+  store: Store,
+  bytes: Uint8Array,
+  parser: RequestParser,
+): void {
+  let start = 0;
+  while (start <= bytes.length) {
+    let end = bytes.indexOf(NEWLINE, start);
+    if (end === -1) end = bytes.length;
+    const request = parser.parse(
+      bytes,
+      start,
+      end > start && bytes[end - 1] === CARRIAGE_RETURN ? end - 1 : end,
+    );
+    if (request?.command !== "put") {
+      throw new RangeError(
+        "Cannot restore a batch: a logged line is not a put",
+      );
+    }
+    store.put(request.key, request.value, request.timestamp);
+    start = end + 1;
+  }
 }
 
 function restoreSeries(
@@ -193,10 +213,19 @@ function restoreSeries(
   for (let i = 0; i < n; i++) store.put(key, r.float(), timestamps[i]);
 }
 
-function restoreBatch(store: Store, r: RecordReader, keys: string[]): void {
+function restoreBatch(
+  store: Store,
+  r: RecordReader,
+  keys: string[],
+  parser: RequestParser,
+): void {
   let base = 0;
   while (!r.done) {
     const entry = r.byte();
+    if (entry === ENTRY_LINES) {
+      restoreLines(store, r.raw(r.varint()), parser);
+      continue;
+    }
     if (entry === ENTRY_KEY) {
       keys[r.varint()] = r.string();
       continue;

@@ -646,6 +646,30 @@ Deno.test("AnswerWriter writes whole answers", async (t) => {
     out.ok();
     equal(decoder.decode(out.bytes()), "ok\n\n");
   });
+  await t.step("failAt() turns runs of answers into as many errors", () => {
+    const out = new AnswerWriter(1);
+    out.ok();
+    const run = out.length;
+    out.ok();
+    out.ok();
+    out.ok();
+    const runEnd = out.length;
+    out.begin();
+    out.line("pong");
+    out.end();
+    const deleted = out.length;
+    out.begin();
+    out.line("2");
+    out.end();
+    const deletedEnd = out.length;
+    out.ok();
+    out.failAt([run, runEnd, 3, deleted, deletedEnd, 1], "disk full");
+    equal(
+      decoder.decode(out.bytes()),
+      "ok\n\n" + "error\ndisk full\n\n".repeat(3) + "ok\npong\n\n" +
+        "error\ndisk full\n\nok\n\n",
+    );
+  });
   await t.step("grows past its capacity", () => {
     const out = new AnswerWriter(4);
     let expected = "";

@@ -32,8 +32,17 @@ import {
   writeSnapshot,
 } from "../persist/snapshot.ts";
 import { openStorage, type Storage } from "../persist/storage.ts";
+import { serve } from "../server.ts";
 import { Store } from "../store.ts";
-import { concat, delay, randomInt, rng, within } from "./_helpers.ts";
+import {
+  bytes,
+  concat,
+  delay,
+  randomInt,
+  RawConnection,
+  rng,
+  within,
+} from "./_helpers.ts";
 
 const MAX = Number.MAX_SAFE_INTEGER;
 const FRAME = 8;
@@ -988,6 +997,99 @@ Deno.test("`openStorage()` restores what was put and reports it", async () => {
     ),
     messages[0],
   );
+});
+
+/**
+ * Random requests for a session, as text: puts with odd spacing and line
+ * ends, replacements, reads, deletes, bad and blank lines. Returns the text
+ * and how many answers it gets.
+ */
+function randomSession(random: () => number, lines: number): [string, number] {
+  const space = () => [" ", "  ", "\t", " \t "][randomInt(random, 0, 3)];
+  const end = () => (random() < 0.2 ? "\r\n" : "\n");
+  const key = () => `k${randomInt(random, 0, 5)}`;
+  let text = "";
+  let answers = 0;
+  for (let i = 0; i < lines; i++) {
+    const roll = random();
+    if (roll < 0.03) {
+      text += end();
+      continue;
+    }
+    answers++;
+    if (roll < 0.8) {
+      const lead = random() < 0.1 ? space() : "";
+      const value = (randomInt(random, -999, 999) / 8).toString();
+      const time = randomInt(random, 1, 40);
+      text += `${lead}put${space()}${key()}${space()}${value}${space()}${time}`;
+    } else if (roll < 0.87) {
+      text += `get ${key()}`;
+    } else if (roll < 0.9) {
+      text += `delete ${key()}`;
+    } else if (roll < 0.95) {
+      text += `put ${key()} nan 5`;
+    } else {
+      text += "PUT k1 1 1";
+    }
+    text += end();
+  }
+  return [text, answers];
+}
+
+Deno.test("`serve()` logs what sessions change so that a restore rebuilds it", async (t) => {
+  for (const fsync of ["always", "everysec"] as const) {
+    await t.step(
+      `random sessions in random pieces, --fsync ${fsync}`,
+      async () => {
+        await using dir = await tempDir();
+        const random = rng(fsync === "always" ? 11 : 12);
+        let live: [string, [number, number][]][];
+        {
+          const [storage] = await open(dir.path, { fsync });
+          await using _ = storage;
+          await using server = serve({ port: 0, storage });
+          const sessions = Array.from({ length: 3 }, async () => {
+            await using conn = await RawConnection.connect(server.addr.port);
+            const [text, answers] = randomSession(random, 400);
+            const all = bytes(text);
+            for (let at = 0; at < all.length;) {
+              const size = randomInt(random, 1, 300);
+              await conn.send(all.subarray(at, at + size));
+              at += size;
+              if (random() < 0.3) await delay(1);
+            }
+            await conn.answers(answers);
+          });
+          await Promise.all(sessions);
+          live = dump(storage.store);
+          assert(live.length > 0);
+        }
+        const [storage] = await open(dir.path);
+        await using _ = storage;
+        deepEqual(dump(storage.store), live);
+      },
+    );
+  }
+
+  await t.step("puts refused before `auth` stay out of the log", async () => {
+    await using dir = await tempDir();
+    {
+      const [storage] = await open(dir.path);
+      await using _ = storage;
+      await using server = serve({ port: 0, storage, token: "secret" });
+      await using conn = await RawConnection.connect(server.addr.port);
+      await conn.send(
+        "put early 1 1\nput early 2 2\nauth secret\nput late 3 3\n",
+      );
+      equal(
+        await conn.answers(4),
+        "error\nauthentication required\n\n".repeat(2) + "ok\n\n".repeat(2),
+      );
+    }
+    const [storage] = await open(dir.path);
+    await using _ = storage;
+    deepEqual(dump(storage.store), [["late", [[3, 3]]]]);
+  });
 });
 
 Deno.test("`openStorage()` refuses a directory another storage holds", async () => {
