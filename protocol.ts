@@ -276,13 +276,33 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 // Direct-mapped cache of decoded keys, so that a key's bytes become a string
 // once rather than once per request.
 const KEY_CACHE_SIZE = 65536;
+// A key shorter than this is kept in one slot of this many bytes, a cache
+// line: with many keys in turn, a key is recognised by reading that line
+// rather than an array, an object and its bytes, each likely cold.
+const SLOT_BYTES = 64;
+
+/** Whether `a[aStart, aStart + length)` and `b[bStart, ...)` are equal. */
+function sameBytes(
+  a: Uint8Array,
+  aStart: number,
+  b: Uint8Array,
+  bStart: number,
+  length: number,
+): boolean {
+  for (let i = 0; i < length; i++) {
+    if (a[aStart + i] !== b[bStart + i]) return false;
+  }
+  return true;
+}
 
 /**
  * Turns the bytes of keys into strings, validating UTF-8, and remembers the
  * most recent ones so that a busy series' key is decoded once.
  */
 export class KeyDecoder {
-  #bytes: (Uint8Array | undefined)[] = new Array(KEY_CACHE_SIZE);
+  // Slot i's short key: its length + 1 (0 when it holds none), its bytes.
+  #short = new Uint8Array(KEY_CACHE_SIZE * SLOT_BYTES);
+  #long: (Uint8Array | undefined)[] = new Array(KEY_CACHE_SIZE);
   #strings: string[] = new Array(KEY_CACHE_SIZE);
 
   /**
@@ -299,16 +319,24 @@ export class KeyDecoder {
       hash = Math.imul(hash ^ bytes[i], 0x01000193);
     }
     const slot = (hash >>> 0) & (KEY_CACHE_SIZE - 1);
-    const cached = this.#bytes[slot];
-    if (cached !== undefined && cached.length === end - start) {
-      let same = true;
-      for (let i = 0; i < cached.length; i++) {
-        if (cached[i] !== bytes[start + i]) {
-          same = false;
-          break;
-        }
+    const length = end - start;
+    const short = this.#short;
+    const at = slot * SLOT_BYTES;
+    if (length < SLOT_BYTES) {
+      if (
+        short[at] === length + 1 &&
+        sameBytes(short, at + 1, bytes, start, length)
+      ) {
+        return this.#strings[slot];
       }
-      if (same) return this.#strings[slot];
+    } else {
+      const cached = this.#long[slot];
+      if (
+        cached !== undefined && cached.length === length &&
+        sameBytes(cached, 0, bytes, start, length)
+      ) {
+        return this.#strings[slot];
+      }
     }
     let key: string;
     try {
@@ -319,7 +347,14 @@ export class KeyDecoder {
     // Tokens never hold spaces or tabs, but other whitespace (a vertical tab,
     // a no-break space) would split the key for peers that split on any.
     if (!isKey(key)) return undefined;
-    this.#bytes[slot] = bytes.slice(start, end);
+    if (length < SLOT_BYTES) {
+      short[at] = length + 1;
+      short.set(bytes.subarray(start, end), at + 1);
+      this.#long[slot] = undefined;
+    } else {
+      short[at] = 0;
+      this.#long[slot] = bytes.slice(start, end);
+    }
     this.#strings[slot] = key;
     return key;
   }

@@ -147,6 +147,9 @@ export class Series {
   /** Orders series by when their key was first put: larger is later. */
   readonly created: number;
   #chunks: Chunk[] = [];
+  // The last chunk and the latest timestamp, kept at hand for appends.
+  #tail: Chunk | undefined;
+  #latest = -Infinity;
   #length = 0;
   #version = 0;
 
@@ -182,7 +185,7 @@ export class Series {
 
   /** The latest timestamp, or `undefined` when the series is empty. */
   get last(): number | undefined {
-    return this.#length === 0 ? undefined : this.#chunks.at(-1)!.last;
+    return this.#length === 0 ? undefined : this.#latest;
   }
 
   /**
@@ -196,11 +199,27 @@ export class Series {
    */
   put(timestamp: number, value: number): boolean {
     this.#version++;
+    // The usual put, after every sample and with room in the last chunk, is
+    // decided from fields alone: with many series in turn, each object read
+    // is likely a cache miss.
+    const tail = this.#tail;
+    if (
+      timestamp > this.#latest && tail !== undefined &&
+      tail.length < tail.capacity && tail.fits(timestamp)
+    ) {
+      tail.append(timestamp, value);
+      // As stored: a timestamp of -0 reads back as 0.
+      this.#latest = tail.last;
+      this.#length++;
+      return true;
+    }
     const chunks = this.#chunks;
     const c = chunks.length - 1;
     const chunk = chunks[c];
     if (chunk !== undefined && timestamp <= chunk.last) {
-      return this.#putEarlier(timestamp, value);
+      const added = this.#putEarlier(timestamp, value);
+      this.#tail = chunks.at(-1);
+      return added;
     }
     if (chunk === undefined || !chunk.fits(timestamp)) {
       chunks.push(new Chunk(timestamp, FIRST_CHUNK_SIZE));
@@ -212,7 +231,9 @@ export class Series {
       );
       if (chunk.capacity < CHUNK_SIZE) chunks.splice(c, 1);
     }
-    chunks[chunks.length - 1].append(timestamp, value);
+    this.#tail = chunks[chunks.length - 1];
+    this.#tail.append(timestamp, value);
+    this.#latest = this.#tail.last;
     this.#length++;
     return true;
   }
@@ -352,6 +373,7 @@ export class Series {
       dropped += index;
     }
     this.#length -= dropped;
+    this.#tail = chunks.at(-1);
     return dropped;
   }
 

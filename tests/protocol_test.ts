@@ -492,14 +492,19 @@ Deno.test("KeyDecoder.decode() returns the right key for many keys", () => {
   const random = rng(7);
   const keys = new KeyDecoder();
   const alphabet = ["a", "b", "c", ".", "_", "°", "€", "😀", "0", "9"];
+  // Mostly short keys, some past the 63 bytes a cache slot holds: a slot
+  // serves a short key, then a long one, then a short one again.
   const names = Array.from({ length: 20_000 }, () => {
     let name = "";
-    const length = randomInt(random, 1, 6);
+    const length = randomInt(random, 1, random() < 0.2 ? 40 : 6);
     for (let i = 0; i < length; i++) {
       name += alphabet[randomInt(random, 0, alphabet.length - 1)];
     }
     return name;
   });
+  for (const length of [62, 63, 64, 65]) {
+    names.push("k".repeat(length), "k".repeat(length - 1) + "j");
+  }
   for (let round = 0; round < 2; round++) {
     for (const name of names) {
       const b = concat(bytes("<"), bytes(name), bytes(">"));

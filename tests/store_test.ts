@@ -23,6 +23,17 @@ class ReferenceSeries {
     return this.#samples.size;
   }
 
+  dropBefore(cutoff: number): number {
+    let dropped = 0;
+    for (const timestamp of this.#samples.keys()) {
+      if (timestamp < cutoff) {
+        this.#samples.delete(timestamp);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
   toArray(from = -Infinity, to = Infinity): Pair[] {
     return [...this.#samples]
       .filter(([t]) => from <= t && t <= to)
@@ -168,6 +179,33 @@ Deno.test("Series.put() replaces the value of an equal timestamp", async (t) => 
     series.put(1, -0);
     assert(Object.is(series.toArray()[0][1], -0));
   });
+});
+
+Deno.test("Series.dropBefore() drops older samples, and puts after it land right", () => {
+  // Appends, late samples and drops in turn, some dropping everything, so
+  // that appends follow every shape a drop leaves the chunks in.
+  const random = rng(5);
+  const series = new Series("s");
+  const reference = new ReferenceSeries();
+  let next = 0;
+  for (let round = 0; round < 400; round++) {
+    const pairs: Pair[] = [];
+    for (let i = randomInt(random, 0, 1500); i > 0; i--) {
+      const late = random() < 0.1;
+      const timestamp = late ? next - randomInt(random, 1, 3000) : next++;
+      pairs.push([timestamp, randomInt(random, 0, 99)]);
+    }
+    putBoth(series, reference, pairs, 499);
+    const cutoff = random() < 0.1
+      ? next + randomInt(random, 0, 5)
+      : next - randomInt(random, 0, 2000);
+    equal(series.dropBefore(cutoff), reference.dropBefore(cutoff));
+    deepEqual(series.toArray(), reference.toArray(), `after drop ${round}`);
+    equal(series.length, reference.size);
+    const all = reference.toArray();
+    equal(series.first, all[0]?.[0]);
+    equal(series.last, all.at(-1)?.[0]);
+  }
 });
 
 Deno.test("Series.read() copies a range, resuming like a cursor", async (t) => {
