@@ -128,8 +128,13 @@ export async function serveSession(
   /** Gives the run to the log; before any other change, and before waiting. */
   const logRun = () => {
     if (runFirst < 0) return;
-    journal!.lines(batch.bytes, batch.start(runFirst), batch.end(runLast));
     const count = runLast - runFirst + 1;
+    journal!.lines(
+      batch.bytes,
+      batch.start(runFirst),
+      batch.end(runLast),
+      count,
+    );
     uncommitted.push(runAnswers, runAnswers + OK_LENGTH * count, count);
     runFirst = -1;
   };

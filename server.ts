@@ -464,7 +464,8 @@ export interface RunServerOptions extends
    */
   fsync?: FsyncPolicy;
   /**
-   * The log size in bytes past which it is compacted into a snapshot.
+   * The log size in bytes past which it is compacted into a snapshot, once
+   * it also holds as many changes as the snapshot holds samples.
    *
    * @default {67108864}
    */
@@ -605,7 +606,8 @@ Options:
   --memory               keep samples in memory only, as the course's server does
   --fsync POLICY         always: answer puts once on disk; everysec: fsync every
                          second; no: leave it to the OS (default everysec)
-  --compact-bytes SIZE   compact the log into a snapshot past SIZE (default 64MiB)
+  --compact-bytes SIZE   compact the log into a snapshot past SIZE, once it holds
+                         as many changes as the snapshot has samples (default 64MiB)
   --retention DURATION   drop samples older than this, such as 30d or 12h
                          (default: keep everything)
   --token SECRET         clients must first send "auth SECRET" (or set PULSE_TOKEN)

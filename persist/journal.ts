@@ -53,6 +53,12 @@ export interface JournalOptions {
    * @default {0}
    */
   size?: number;
+  /**
+   * Changes already in the file: puts, deletes and drops.
+   *
+   * @default {0}
+   */
+  changes?: number;
 }
 
 // Under `everysec` and `no`, how long a sealed batch may wait to be written:
@@ -88,6 +94,7 @@ export class Journal {
   #file: Deno.FsFile;
   #policy: FsyncPolicy;
   #size: number;
+  #changes: number;
   #pending = new RecordWriter();
   #writing = new RecordWriter();
   // Keys by name, so that a key is encoded once, not once per record.
@@ -119,6 +126,7 @@ export class Journal {
     this.#file = file;
     this.#policy = options.fsync ?? "everysec";
     this.#size = options.size ?? 0;
+    this.#changes = options.changes ?? 0;
     if (this.#policy === "everysec") {
       this.#syncTimer = setInterval(() => {
         if (!this.#unsynced) return;
@@ -131,6 +139,14 @@ export class Journal {
   /** Bytes in the current log file. */
   get size(): number {
     return this.#size;
+  }
+
+  /**
+   * Changes added for the current log file (puts, deletes and drops), those
+   * it held when opened included: what a restore of it would replay.
+   */
+  get changes(): number {
+    return this.#changes;
   }
 
   /** Why the last write failed, until a write succeeds again. */
@@ -155,6 +171,7 @@ export class Journal {
       offset = 0;
     }
     this.#pending.put(id, offset, value);
+    this.#changes++;
   }
 
   /**
@@ -164,13 +181,15 @@ export class Journal {
    * @param bytes Holds the lines.
    * @param start Where the first line starts.
    * @param end Where the last line ends, before its newline.
+   * @param count How many lines there are.
    */
-  lines(bytes: Uint8Array, start: number, end: number): void {
+  lines(bytes: Uint8Array, start: number, end: number, count: number): void {
     this.#open();
     const w = this.#pending;
     w.byte(ENTRY_LINES);
     w.varint(end - start);
     w.raw(bytes.subarray(start, end));
+    this.#changes += count;
   }
 
   /**
@@ -182,6 +201,7 @@ export class Journal {
     const id = this.#keyId(key);
     this.#pending.byte(ENTRY_DELETE);
     this.#pending.varint(id);
+    this.#changes++;
   }
 
   /**
@@ -193,6 +213,7 @@ export class Journal {
     this.#open();
     this.#pending.byte(ENTRY_TRIM);
     this.#pending.signed(cutoff);
+    this.#changes++;
   }
 
   /**
@@ -229,6 +250,7 @@ export class Journal {
    */
   rotate(file: Deno.FsFile, size: number): Promise<void> {
     if (this.#pending.open) this.#pending.end();
+    this.#changes = 0;
     const done = Promise.withResolvers<void>();
     this.#rotation = { file, size, done };
     this.#kick();

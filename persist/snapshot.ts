@@ -139,6 +139,8 @@ function encodeSeries(
 export interface RestoreReport extends ScanReport {
   /** The file's header, when it had a valid one. */
   header: FileHeader | undefined;
+  /** The samples of a snapshot, or the changes of a log, that it applied. */
+  changes: number;
 }
 
 /**
@@ -153,29 +155,31 @@ export function restoreRecords(store: Store, bytes: Uint8Array): RestoreReport {
   const timestamps: number[] = [];
   const keys: string[] = [];
   const parser = new RequestParser();
+  let changes = 0;
   const report = scanRecords(bytes, (kind, r) => {
     switch (kind) {
       case RECORD_HEADER:
         header = readHeader(r);
         break;
       case RECORD_SERIES:
-        restoreSeries(store, r, timestamps);
+        changes += restoreSeries(store, r, timestamps);
         break;
       case RECORD_BATCH:
         keys.length = 0;
-        restoreBatch(store, r, keys, parser);
+        changes += restoreBatch(store, r, keys, parser);
         break;
     }
   });
-  return { ...report, header };
+  return { ...report, header, changes };
 }
 
-/** Puts the samples of a run of logged `put` lines. */
+/** Puts the samples of a run of logged `put` lines; returns how many. */
 function restoreLines(
   store: Store,
   bytes: Uint8Array,
   parser: RequestParser,
-): void {
+): number {
+  let count = 0;
   let start = 0;
   while (start <= bytes.length) {
     let end = bytes.indexOf(NEWLINE, start);
@@ -191,15 +195,18 @@ function restoreLines(
       );
     }
     store.put(request.key, request.value, request.timestamp);
+    count++;
     start = end + 1;
   }
+  return count;
 }
 
+/** Puts the samples of a series record; returns how many. */
 function restoreSeries(
   store: Store,
   r: RecordReader,
   timestamps: number[],
-): void {
+): number {
   const key = r.string();
   const n = r.varint();
   timestamps.length = 0;
@@ -211,19 +218,22 @@ function restoreSeries(
     timestamps.push(timestamp);
   }
   for (let i = 0; i < n; i++) store.put(key, r.float(), timestamps[i]);
+  return n;
 }
 
+/** Applies the entries of a log batch; returns how many changes. */
 function restoreBatch(
   store: Store,
   r: RecordReader,
   keys: string[],
   parser: RequestParser,
-): void {
+): number {
   let base = 0;
+  let changes = 0;
   while (!r.done) {
     const entry = r.byte();
     if (entry === ENTRY_LINES) {
-      restoreLines(store, r.raw(r.varint()), parser);
+      changes += restoreLines(store, r.raw(r.varint()), parser);
       continue;
     }
     if (entry === ENTRY_KEY) {
@@ -236,6 +246,7 @@ function restoreBatch(
     }
     if (entry === ENTRY_TRIM) {
       store.dropBefore(r.signed());
+      changes++;
       continue;
     }
     const key = keys[r.varint()];
@@ -250,5 +261,7 @@ function restoreBatch(
     } else {
       throw new RangeError(`Cannot restore a batch: unknown entry ${entry}`);
     }
+    changes++;
   }
+  return changes;
 }

@@ -28,7 +28,8 @@ export interface StorageOptions {
   fsync?: FsyncPolicy;
   /**
    * The log is compacted into a new snapshot once it is larger than this
-   * many bytes and than twice the snapshot.
+   * many bytes and holds as many changes (puts, deletes and drops) as the
+   * snapshot holds samples.
    *
    * @default {67108864}
    */
@@ -168,6 +169,9 @@ export async function openStorage(
     let corrupted = 0;
     let tornBytes = 0;
     let snapshotSize = 0;
+    let snapshotSamples = 0;
+    // Changes in the logs that the snapshot does not hold.
+    let logged = 0;
     let nextLog = 1;
 
     const snapshot = await Deno.readFile(`${dir}/${SNAPSHOT}`).catch(
@@ -179,6 +183,7 @@ export async function openStorage(
     if (snapshot !== undefined) {
       const report = restoreRecords(store, snapshot);
       snapshotSize = snapshot.length;
+      snapshotSamples = report.changes;
       nextLog = report.header?.sequence ?? 1;
       corrupted += report.corrupted + (report.tornBytes > 0 ? 1 : 0);
       if (report.corrupted > 0 || report.tornBytes > 0) {
@@ -210,6 +215,7 @@ export async function openStorage(
         continue;
       }
       const report = restoreRecords(store, await Deno.readFile(path));
+      logged += report.changes;
       if (report.corrupted > 0) {
         corrupted += report.corrupted;
         onLog(
@@ -241,7 +247,11 @@ export async function openStorage(
       size = last.size;
       file = await Deno.open(`${dir}/${logName(sequence)}`, { append: true });
     }
-    const journal = new Journal(file, { fsync: options.fsync, size });
+    const journal = new Journal(file, {
+      fsync: options.fsync,
+      size,
+      changes: logged,
+    });
     const { series, samples } = store.stats;
     const restored: RestoreSummary = {
       samples,
@@ -270,6 +280,7 @@ export async function openStorage(
           sequence = next;
           const info = await writeSnapshot(store, `${dir}/${SNAPSHOT}`, next);
           snapshotSize = info.bytes;
+          snapshotSamples = info.samples;
           for await (const entry of Deno.readDir(dir)) {
             const match = LOG_PATTERN.exec(entry.name);
             if (match && Number(match[1]) < next) {
@@ -283,10 +294,13 @@ export async function openStorage(
       })();
       return compacting;
     };
+    // Compacting writes every sample; doing it once the log holds as many
+    // changes as the snapshot holds samples keeps that cost a constant per
+    // change, however long keys are and however the log encodes them.
     const timer = setInterval(() => {
       if (
-        !compacting && !closing &&
-        journal.size > Math.max(compactBytes, 2 * snapshotSize)
+        !compacting && !closing && journal.size > compactBytes &&
+        journal.changes >= snapshotSamples
       ) {
         compact().catch((error) =>
           onLog(`pulse: compaction failed: ${(error as Error).message}`)

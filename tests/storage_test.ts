@@ -1249,6 +1249,42 @@ Deno.test("`openStorage()` compacts by itself once the log passes compactBytes",
   deepEqual(dump(storage.store), dump(expected));
 });
 
+Deno.test("`openStorage()` compacts once the log holds as many changes as the snapshot has samples", async () => {
+  await using dir = await tempDir();
+  const expected = new Store();
+  let next = 0;
+  const putMany = (storage: Storage, count: number) => {
+    for (const end = next + count; next < end; next++) {
+      put(storage, `k${next % 10}`, next, next);
+      expected.put(`k${next % 10}`, next, next);
+    }
+    storage.journal.commit();
+  };
+  {
+    const [storage] = await open(dir.path, { compactBytes: 16 * 1024 });
+    await using _ = storage;
+    putMany(storage, 5000);
+    await until(() => storage.sizes.snapshot > 0, "a first compaction", 20_000);
+    putMany(storage, 3000);
+  }
+  const [storage] = await open(dir.path, { compactBytes: 16 * 1024 });
+  await using _ = storage;
+  equal(storage.journal.changes, 3000, "changes restored from the log");
+  const snapshot = storage.sizes.snapshot;
+  assert(storage.sizes.log > 16 * 1024);
+  // Past compactBytes, but 3000 changes against 5000 samples: it waits.
+  await delay(2500);
+  equal(storage.sizes.snapshot, snapshot);
+  putMany(storage, 2000);
+  await until(
+    () => storage.sizes.snapshot > snapshot,
+    "a compaction at 5000 changes",
+    20_000,
+  );
+  assert(storage.journal.changes < 2000, "a fresh log after compacting");
+  deepEqual(dump(storage.store), dump(expected));
+});
+
 Deno.test("`openStorage()` cleans up after a compaction cut short", async () => {
   await using dir = await tempDir();
   let staleLog: Uint8Array;
