@@ -9,6 +9,7 @@
  * @module
  */
 
+import { concat } from "./_concat.ts";
 import { type ByteWriter, writeAll } from "./_write_all.ts";
 
 /** Thrown when a client holds more unread answers than allowed. */
@@ -125,16 +126,4 @@ export class Outbox {
       this.#writing = undefined;
     }
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
-  return bytes;
 }

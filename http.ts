@@ -40,6 +40,7 @@
 
 import denoConfig from "./deno.json" with { type: "json" };
 import { DASHBOARD_HTML } from "./_dashboard.ts";
+import { concat } from "./_concat.ts";
 import { describe } from "./_describe.ts";
 import {
   EXPOSITION_CONTENT_TYPE,
@@ -639,13 +640,7 @@ async function readBody(
     }
     parts.push(value);
   }
-  const body = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    body.set(part, offset);
-    offset += part.length;
-  }
-  return body;
+  return concat(parts);
 }
 
 /** Compares two byte strings in time that depends on their lengths only. */

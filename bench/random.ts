@@ -1,5 +1,6 @@
 /**
- * A seeded pseudo-random generator for the benchmarks, so that runs compare.
+ * A seeded pseudo-random generator, so that benchmark runs compare and a
+ * failing property test fails the same way every run.
  *
  * @module
  */

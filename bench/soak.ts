@@ -45,6 +45,7 @@ import {
 } from "./process.ts";
 import { rng } from "./random.ts";
 import { formatCount, formatMiB, formatMs, table } from "./report.ts";
+import { concat } from "../_concat.ts";
 import { writeAll } from "../_write_all.ts";
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -449,15 +450,7 @@ function mixed(run: Run, c: number, seed: number): Promise<void> {
         }
         parts.push(encoder.encode(request));
       }
-      let length = 0;
-      for (const part of parts) length += part.length;
-      const batch = new Uint8Array(length);
-      let offset = 0;
-      for (const part of parts) {
-        batch.set(part, offset);
-        offset += part.length;
-      }
-      await writeAll(conn, batch);
+      await writeAll(conn, concat(parts));
       for (const [request, right] of checks) {
         const answer = await answers.next();
         run.tally.check(name, request, answer, right(answer));

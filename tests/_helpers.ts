@@ -10,7 +10,11 @@
  * @module
  */
 
+import { rng } from "../bench/random.ts";
 import type { Aggregation } from "../query.ts";
+
+// The benchmarks' generator: it is not code under test.
+export { rng };
 
 /** UTF-8 encoder shared by the tests. */
 export const encoder: TextEncoder = new TextEncoder();
@@ -34,7 +38,8 @@ export function bytes(text: string): Uint8Array {
 }
 
 /**
- * Joins byte arrays into one.
+ * Joins byte arrays into one. A copy of `_concat.ts` on purpose: the helpers
+ * import none of the code under test.
  *
  * @param parts The arrays, in order.
  * @returns A new array holding all of their bytes.
@@ -49,24 +54,6 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
     offset += part.length;
   }
   return joined;
-}
-
-/**
- * A seeded pseudo-random generator (mulberry32), so that a failing property
- * test fails the same way every run.
- *
- * @param seed Any 32-bit integer.
- * @returns A function giving numbers in [0, 1).
- */
-export function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
