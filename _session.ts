@@ -318,7 +318,9 @@ export async function serveSession(
       const start = batch.start(i);
       const request = start < 0
         ? TOO_LONG
-        : parser.parse(bytes, start, batch.end(i));
+        : authenticated
+        ? parser.parse(bytes, start, batch.end(i))
+        : parser.parseBeforeAuth(bytes, start, batch.end(i));
       if (request === undefined) continue;
       const rest = execute(request, i);
       if (rest !== undefined) {

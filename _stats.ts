@@ -13,8 +13,6 @@ export class Counters {
   readonly started: number = Date.now();
   /** Connections accepted in all. */
   connectionsTotal = 0;
-  /** Connections refused because there were too many. */
-  connectionsRefused = 0;
   /** Requests answered with an error. */
   errors = 0;
   /** Bytes received. */

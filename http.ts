@@ -55,6 +55,7 @@ import { Pattern } from "./pattern.ts";
 import {
   type Aggregation,
   AGGREGATIONS,
+  bucketStart,
   Query,
   type QueryOptions,
 } from "./query.ts";
@@ -132,6 +133,15 @@ export interface ServeHttpOptions {
    * @default {undefined}
    */
   key?: string;
+  /**
+   * Host names the server answers to besides IP addresses, `localhost` and
+   * `hostname`: the names of a real deployment. A request with another
+   * `Host` is refused with 421, so that a page on another site whose name
+   * was rebound to this server's address (DNS rebinding) gets nothing.
+   *
+   * @default {[]}
+   */
+  hosts?: string[];
   /**
    * The largest body `POST /api/put` takes, in bytes; a larger one is
    * answered 413 and nothing of it stored.
@@ -513,6 +523,11 @@ export function serveHttp(
       equalInConstantTime(ENCODER.encode(match[1]), token);
   }
 
+  const allowed = allowedHosts(
+    options.hostname ?? DEFAULT_HTTP_HOSTNAME,
+    options.hosts ?? [],
+  );
+
   async function handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const route = Object.hasOwn(routes, url.pathname)
@@ -520,7 +535,13 @@ export function serveHttp(
       : undefined;
     let response: Response;
     try {
-      if (route === undefined) {
+      if (!allowed(url.hostname)) {
+        await request.body?.cancel();
+        response = fail(
+          421,
+          `unknown host: ${url.hostname} (name it with --http-host to serve it)`,
+        );
+      } else if (route === undefined) {
         response = fail(404, `no such route: ${url.pathname}`);
       } else if (request.method !== route.method) {
         response = fail(
@@ -570,6 +591,28 @@ export function serveHttp(
 }
 
 /**
+ * Which `Host` names a server listening on `hostname` answers to: IP
+ * addresses (a rebound name never arrives as one), `localhost` and its
+ * subdomains (browsers resolve them to loopback themselves), the listening
+ * name, and the names given.
+ */
+function allowedHosts(
+  hostname: string,
+  names: readonly string[],
+): (host: string) => boolean {
+  const known = new Set(
+    [hostname, ...names].map((name) => name.toLowerCase().replace(/\.$/, "")),
+  );
+  return (host) => {
+    // URL has lower-cased the name and bracketed an IPv6 address.
+    const name = host.replace(/\.$/, "");
+    return known.has(name) || name.startsWith("[") ||
+      /^\d+\.\d+\.\d+\.\d+$/.test(name) || name === "localhost" ||
+      name.endsWith(".localhost");
+  };
+}
+
+/**
  * The step `/api/query` uses when it is given none: none when every second
  * of the range fits in `maxPoints`, else the smallest of a few round steps
  * (then whole days) that cuts the range into at most `maxPoints` buckets.
@@ -591,8 +634,7 @@ function chooseStep(
 
 /** How many buckets of `step`, aligned as the query aligns them, span a range. */
 function buckets(from: number, to: number, step: number): number {
-  const start = (t: number) => t - (((t % step) + step) % step);
-  return (start(to) - start(from)) / step + 1;
+  return (bucketStart(to, step) - bucketStart(from, step)) / step + 1;
 }
 
 /**

@@ -62,6 +62,7 @@ export { isPattern, Pattern, type Segment } from "./pattern.ts";
 export {
   type Aggregation,
   AGGREGATIONS,
+  bucketStart,
   Query,
   type QueryOptions,
   type RowSink,

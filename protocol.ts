@@ -124,6 +124,10 @@ const MAX_TOKENS = 8;
 const TOKENS = new Int32Array(2 * (MAX_TOKENS + 1));
 
 const INVALID: InvalidRequest = { command: "invalid", message: WRONG_COMMAND };
+const AUTHENTICATION_REQUIRED: InvalidRequest = {
+  command: "invalid",
+  message: "authentication required",
+};
 const PING: SimpleRequest = { command: "ping" };
 const STATS: SimpleRequest = { command: "stats" };
 
@@ -406,6 +410,30 @@ export class RequestParser {
       return this.#get;
     }
     return this.#parseExtension(bytes, count);
+  }
+
+  /**
+   * Parses one line from a client that has not logged in yet. Such a line is
+   * never parsed further than its first word: nothing but `auth` is run, so
+   * an anonymous client cannot make the server decode keys or compile
+   * patterns.
+   *
+   * @param bytes The bytes holding the line.
+   * @param start Where the line starts.
+   * @param end Where it ends, exclusive.
+   * @returns An `auth` request, an error asking to log in, or `undefined`
+   * for a blank line.
+   */
+  parseBeforeAuth(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+  ): Request | undefined {
+    const count = tokenize(bytes, start, end);
+    if (count === 0) return undefined;
+    if (!tokenIs(bytes, 0, "auth")) return AUTHENTICATION_REQUIRED;
+    if (count !== 2) return invalid("auth takes a token");
+    return { command: "auth", token: bytes.slice(TOKENS[2], TOKENS[3]) };
   }
 
   /** The commands beyond the course's: their errors say what is wrong. */

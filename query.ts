@@ -76,6 +76,36 @@ export interface QueryOptions {
   latest?: boolean;
 }
 
+/**
+ * The start of the bucket of `step` seconds that holds `timestamp`: the
+ * largest multiple of `step` not after it. The arithmetic stays within the
+ * safe integers (`Math.floor(timestamp / step)` rounds, and so would adding
+ * `step` to a remainder): a bucket that starts before the earliest safe
+ * integer is labelled with that integer, which no other bucket can share.
+ *
+ * @example Usage
+ * ```ts
+ * import { bucketStart } from "@pulse/metrics";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(bucketStart(125, 60), 120);
+ * equal(bucketStart(-1, 60), -60);
+ * equal(bucketStart(5, Number.MAX_SAFE_INTEGER), 0);
+ * ```
+ *
+ * @param timestamp A safe integer.
+ * @param step A positive safe integer.
+ * @returns The bucket's first second.
+ */
+export function bucketStart(timestamp: number, step: number): number {
+  // `%` of two safe integers is exact; its sign follows the dividend.
+  const remainder = timestamp % step;
+  if (remainder >= 0) return timestamp - remainder;
+  // Here `remainder + step` is between 0 and `step`, and the start may fall
+  // before the safe range only for timestamps near its lower end.
+  return Math.max(timestamp - (remainder + step), -Number.MAX_SAFE_INTEGER);
+}
+
 /** Receives rows: a key, a value and a timestamp. */
 export type RowSink = (key: string, value: number, timestamp: number) => void;
 
@@ -177,8 +207,7 @@ export class Query {
     for (let i = 0; i < n; i++) {
       const timestamp = TIMESTAMPS[i];
       const value = VALUES[i];
-      // Exact for any safe integer, unlike Math.floor(timestamp / step).
-      const bucket = timestamp - (((timestamp % step) + step) % step);
+      const bucket = bucketStart(timestamp, step);
       if (bucket !== this.#bucket) {
         if (this.#count > 0) this.#emit(key, sink);
         this.#bucket = bucket;

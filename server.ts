@@ -33,6 +33,7 @@ import { Counters } from "./_stats.ts";
 import { EventLoopTurns } from "./_turns.ts";
 import { parseDuration, parseSize } from "./_units.ts";
 import { writeAll } from "./_write_all.ts";
+import { acceptConnections, descriptorLimit } from "./server/accept.ts";
 import { DEFAULT_HTTP_HOSTNAME, DEFAULT_HTTP_PORT, serveHttp } from "./http.ts";
 import { FSYNC_POLICIES, type FsyncPolicy } from "./persist/journal.ts";
 import { openStorage, type Storage } from "./persist/storage.ts";
@@ -175,6 +176,9 @@ export interface Server extends AsyncDisposable {
   stats(): ServerStats;
 }
 
+// Descriptors a server needs besides its connections: logs, the snapshot,
+// the lock, the listeners, Deno's own.
+const RESERVED_DESCRIPTORS = 64;
 // How long shutdown waits for clients that do not read their answers.
 const SHUTDOWN_GRACE_MS = 5_000;
 // How often retention runs at most: at least once a minute.
@@ -197,10 +201,36 @@ function isHangUp(error: unknown): boolean {
     error instanceof Deno.errors.UnexpectedEof;
 }
 
-function positive(name: string, value: number | undefined): void {
-  if (value !== undefined && !(value >= 0 && Number.isFinite(value))) {
+/**
+ * Checks that a limit is a number of at least `min`: 1 for counts and sizes
+ * (0 connections or a line of 0 bytes would refuse everything), 0 where 0
+ * means "never".
+ */
+function checkAtLeast(
+  name: string,
+  value: number | undefined,
+  min: number,
+): void {
+  if (value !== undefined && !(value >= min && Number.isFinite(value))) {
     throw new RangeError(
-      `Cannot serve with ${name} ${value}: not a number >= 0`,
+      `Cannot serve with ${name} ${value}: not a number >= ${min}`,
+    );
+  }
+}
+
+/**
+ * Checks the limits of {@linkcode ServeOptions}.
+ *
+ * @throws {RangeError} When one is out of its range.
+ */
+function checkLimits(options: ServeOptions): void {
+  checkAtLeast("maxLineLength", options.maxLineLength, 1);
+  checkAtLeast("maxConnections", options.maxConnections, 1);
+  checkAtLeast("idleTimeout", options.idleTimeout, 0);
+  checkAtLeast("maxOutput", options.maxOutput, 1);
+  if (options.retention !== undefined && !(options.retention > 0)) {
+    throw new RangeError(
+      `Cannot serve with retention ${options.retention}: not a number > 0`,
     );
   }
 }
@@ -224,7 +254,8 @@ function positive(name: string, value: number | undefined): void {
  * @returns The running server.
  * @throws {TypeError} When both `store` and `storage` are given, or only one
  * of `cert` and `key`.
- * @throws {RangeError} When a limit is negative.
+ * @throws {RangeError} When a limit is out of its range: a count or size
+ * below 1, a negative idle timeout, or a retention that is not positive.
  * @throws {Deno.errors.AddrInUse} When the port is taken.
  */
 export function serve(options: ServeOptions = {}): Server {
@@ -234,11 +265,7 @@ export function serve(options: ServeOptions = {}): Server {
   if ((options.cert === undefined) !== (options.key === undefined)) {
     throw new TypeError("Cannot serve over TLS without both cert and key");
   }
-  positive("maxLineLength", options.maxLineLength);
-  positive("maxConnections", options.maxConnections);
-  positive("idleTimeout", options.idleTimeout);
-  positive("maxOutput", options.maxOutput);
-  positive("retention", options.retention);
+  checkLimits(options);
   const store = options.storage?.store ?? options.store ?? new Store();
   const journal = options.storage?.journal;
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
@@ -268,7 +295,7 @@ export function serve(options: ServeOptions = {}): Server {
       uptime_seconds: Math.floor((Date.now() - counters.started) / 1000),
       connections: connections.size,
       connections_total: counters.connectionsTotal,
-      connections_refused: counters.connectionsRefused,
+      connections_refused: accepting.refused,
     };
     for (const [command, count] of Object.entries(counters.commands)) {
       figures[`commands_${command}`] = count;
@@ -310,59 +337,29 @@ export function serve(options: ServeOptions = {}): Server {
     stats: () => Object.entries(stats()),
   };
 
-  function refuse(conn: Deno.Conn): void {
-    counters.connectionsRefused++;
-    writeAll(conn, TOO_MANY_CONNECTIONS)
-      .catch(() => {})
-      .finally(() => conn.close());
-  }
-
   function peer(conn: Deno.Conn): string {
     const remote = conn.remoteAddr as Deno.NetAddr;
     return `${remote.hostname}:${remote.port}`;
   }
 
-  async function accept(): Promise<void> {
-    const sessions = new Set<Promise<void>>();
+  const serveConnection = async (conn: Deno.Conn) => {
+    counters.connectionsTotal++;
+    const connection: Connection = { conn, idle: true, activity: 0 };
+    connections.add(connection);
     try {
-      for await (const conn of listener) {
-        if (connections.size >= maxConnections) {
-          refuse(conn);
-          continue;
-        }
-        counters.connectionsTotal++;
-        const connection: Connection = {
-          conn,
-          idle: true,
-          activity: 0,
-        };
-        connections.add(connection);
-        const session = serveSession(conn, context, connection)
-          .catch((error) => {
-            if (!isHangUp(error)) {
-              onError(
-                new Error(`Closed ${peer(conn)}: ${describe(error)}`, {
-                  cause: error,
-                }),
-              );
-            }
-          })
-          .finally(() => {
-            connections.delete(connection);
-            sessions.delete(session);
-            try {
-              conn.close();
-            } catch {
-              // Already closed by shutdown or the idle timeout.
-            }
-          });
-        sessions.add(session);
-      }
+      await serveSession(conn, context, connection);
     } catch (error) {
-      if (!closing) onError(error as Error);
+      if (!isHangUp(error)) {
+        onError(
+          new Error(`Closed ${peer(conn)}: ${describe(error)}`, {
+            cause: error,
+          }),
+        );
+      }
+    } finally {
+      connections.delete(connection);
     }
-    await Promise.all(sessions);
-  }
+  };
 
   const timers: ReturnType<typeof setInterval>[] = [];
   if (idleTimeout > 0) {
@@ -399,8 +396,12 @@ export function serve(options: ServeOptions = {}): Server {
     );
   }
 
-  const done = Promise.withResolvers<void>();
-  const accepting = accept().then(done.resolve, done.reject);
+  const accepting = acceptConnections(listener, {
+    serve: serveConnection,
+    maxConnections,
+    refuse: (conn) => writeAll(conn, TOO_MANY_CONNECTIONS),
+    onError,
+  });
 
   function shutdown(): Promise<void> {
     shutdownPromise ??= (async () => {
@@ -417,7 +418,7 @@ export function serve(options: ServeOptions = {}): Server {
         for (const connection of connections) connection.conn.close();
       }, SHUTDOWN_GRACE_MS);
       try {
-        await accepting;
+        await accepting.finished;
       } finally {
         clearTimeout(grace);
       }
@@ -434,7 +435,7 @@ export function serve(options: ServeOptions = {}): Server {
   options.onListen?.(addr);
   return {
     addr,
-    finished: done.promise,
+    finished: accepting.finished,
     shutdown,
     stats,
     [Symbol.asyncDispose]: shutdown,
@@ -479,6 +480,13 @@ export interface RunServerOptions extends
    * @default {{ hostname: "127.0.0.1", port: 8889 }}
    */
   http?: { hostname?: string; port?: number } | false;
+  /**
+   * Host names the HTTP server answers to besides IP addresses and
+   * `localhost`, as `serveHttp()`'s `hosts`.
+   *
+   * @default {[]}
+   */
+  httpHosts?: string[];
 }
 
 function isLoopback(hostname: string): boolean {
@@ -514,7 +522,8 @@ export async function runServer(
   port: number = DEFAULT_PORT,
   options: RunServerOptions = {},
 ): Promise<void> {
-  const { data, fsync, compactBytes, http, ...serveOptions } = options;
+  const { data, fsync, compactBytes, http, httpHosts, ...serveOptions } =
+    options;
   const controller = new AbortController();
   const stop = () => controller.abort();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
@@ -537,6 +546,16 @@ export async function runServer(
         );
       }
     }
+    const descriptors = descriptorLimit();
+    const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    if (
+      descriptors !== undefined &&
+      descriptors < maxConnections + RESERVED_DESCRIPTORS
+    ) {
+      console.error(
+        `pulse: warning: the descriptor limit (ulimit -n ${descriptors}) is below --max-connections ${maxConnections} plus ${RESERVED_DESCRIPTORS} for files: past it connections are refused (raise it, or lower --max-connections)`,
+      );
+    }
     // Without a data directory the store is made here, to share with HTTP.
     const store = storage === undefined ? new Store() : undefined;
     const server = serve({
@@ -558,6 +577,7 @@ export async function runServer(
       try {
         httpServer = serveHttp({
           ...httpAddress,
+          hosts: httpHosts,
           store: storage?.store ?? store,
           journal: storage?.journal,
           stats: () => server.stats(),
@@ -614,12 +634,27 @@ Options:
   --cert FILE --key FILE serve over TLS with this PEM certificate and key
   --http HOST:PORT       serve the HTTP API and dashboard there, with the same
                          token and TLS; off to disable (default ${DEFAULT_HTTP_HOSTNAME}:${DEFAULT_HTTP_PORT})
+  --http-host NAME       a host name the HTTP server answers to, besides IP
+                         addresses and localhost (repeatable)
   --max-connections N    refuse connections past N (default ${DEFAULT_MAX_CONNECTIONS})
   --idle-timeout DURATION close connections silent this long (default: never)
   --max-output SIZE      disconnect a client holding more unread answers (default 8MiB)
   --max-line-length SIZE the longest request line (default 64KiB)
   -h, --help             show this help
 `;
+
+// Flags whose 0 would make the server useless, and their least values.
+const FLAG_LIMITS: [
+  flag: string,
+  option: keyof RunServerOptions,
+  min: number,
+  shown: string,
+][] = [
+  ["--max-connections", "maxConnections", 1, "1"],
+  ["--max-line-length", "maxLineLength", 1, "1 byte"],
+  ["--max-output", "maxOutput", 1, "1 byte"],
+  ["--retention", "retention", 1, "1s"],
+];
 
 function usage(message: string): number {
   console.error(`pulse: ${message}\n\n${HELP}`);
@@ -644,6 +679,7 @@ async function main(args: string[]): Promise<number> {
         cert: { type: "string" },
         key: { type: "string" },
         http: { type: "string" },
+        "http-host": { type: "string", multiple: true },
         "max-connections": { type: "string" },
         "idle-timeout": { type: "string" },
         "max-output": { type: "string" },
@@ -711,7 +747,14 @@ async function main(args: string[]): Promise<number> {
       maxOutput: size(flags["max-output"]),
       maxLineLength: size(flags["max-line-length"]),
       http,
+      httpHosts: flags["http-host"],
     };
+    for (const [flag, option, min, shown] of FLAG_LIMITS) {
+      const value = options[option] as number | undefined;
+      if (value !== undefined && !(value >= min)) {
+        return usage(`${flag} must be at least ${shown}`);
+      }
+    }
   } catch (error) {
     return usage((error as Error).message);
   }

@@ -581,6 +581,13 @@ export interface ServerProcessOptions {
    * @default {["-A"]}
    */
   permissions?: string[];
+  /**
+   * The child's limit on open descriptors (`ulimit -n`), set with
+   * util-linux's `prlimit`.
+   *
+   * @default {undefined}
+   */
+  descriptors?: number;
 }
 
 /** Resident memory of a process, in bytes, from `/proc/<pid>/status`. */
@@ -608,8 +615,18 @@ export class ServerProcess implements AsyncDisposable {
   #watchers = new Set<() => boolean>();
 
   private constructor(args: string[], options: ServerProcessOptions) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...options.permissions ?? ["-A"], SERVER_SCRIPT, ...args],
+    const deno = [
+      Deno.execPath(),
+      "run",
+      ...options.permissions ?? ["-A"],
+      SERVER_SCRIPT,
+      ...args,
+    ];
+    const command = options.descriptors === undefined
+      ? deno
+      : ["prlimit", `--nofile=${options.descriptors}`, ...deno];
+    const child = new Deno.Command(command[0], {
+      args: command.slice(1),
       env: options.env ?? {},
       stdin: "null",
       stdout: "piped",

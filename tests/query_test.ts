@@ -6,7 +6,12 @@ import {
   throws,
 } from "node:assert/strict";
 import { Client, ClientError } from "../client.ts";
-import { type Aggregation, Query, type QueryOptions } from "../query.ts";
+import {
+  type Aggregation,
+  bucketStart,
+  Query,
+  type QueryOptions,
+} from "../query.ts";
 import { serve } from "../server.ts";
 import { Store } from "../store.ts";
 import {
@@ -148,6 +153,63 @@ Deno.test("Query rolls up into buckets aligned to multiples of step", async (t) 
       ["m", 0, 6],
     ]);
   });
+});
+
+Deno.test("Query aligns buckets of steps near 2^53 without leaving the safe integers", async (t) => {
+  const MAX = Number.MAX_SAFE_INTEGER;
+  await t.step("the issue's query: one bucket at 0", () => {
+    const store = new Store();
+    for (let ts = 0; ts <= 100_000; ts += 1000) store.put("x.a", 1, ts);
+    deepEqual(
+      rows(store, ["x.a"], {
+        from: 0,
+        to: 100_000,
+        step: MAX,
+        aggregation: "count",
+      }),
+      [["x.a", 0, 101]],
+    );
+  });
+  await t.step("negative timestamps and the ends of the range", () => {
+    const store = new Store();
+    for (const ts of [-MAX, -MAX + 1, -5, -1, 0, 1, MAX - 1, MAX]) {
+      store.put("e", 1, ts);
+    }
+    // Step MAX: buckets start at -MAX (holding -MAX .. -1), 0 and MAX.
+    deepEqual(rows(store, ["e"], { step: MAX, aggregation: "count" }), [
+      ["e", -MAX, 4],
+      ["e", 0, 3],
+      ["e", MAX, 1],
+    ]);
+    // Step 2^52: -MAX lies in the bucket starting at -2^53, which is
+    // labelled -MAX; -MAX + 1 .. -2^52 - 1 share it.
+    deepEqual(rows(store, ["e"], { step: 2 ** 52, aggregation: "count" }), [
+      ["e", -MAX, 2],
+      ["e", -(2 ** 52), 2],
+      ["e", 0, 2],
+      ["e", 2 ** 52, 2],
+    ]);
+  });
+  await t.step(
+    "every bucket start is a safe multiple of step at or before its samples",
+    () => {
+      const random = rng(7);
+      for (let i = 0; i < 10_000; i++) {
+        const step = randomInt(random, 1, MAX);
+        const ts = randomInt(random, -MAX, MAX);
+        const start = bucketStart(ts, step);
+        assert(Number.isSafeInteger(start), `${ts} / ${step} -> ${start}`);
+        assert(
+          start <= ts && ts - start < step || start === -MAX,
+          `${ts} / ${step} -> ${start}`,
+        );
+        assert(
+          start === -MAX || BigInt(start) % BigInt(step) === 0n,
+          `${ts} / ${step} -> ${start}`,
+        );
+      }
+    },
+  );
 });
 
 Deno.test("Query rolls up each series on its own, in the order given", () => {

@@ -1,0 +1,181 @@
+/**
+ * The storage seam: the one interface through which every front door (TCP
+ * sessions, HTTP, the Graphite listeners) writes and reads samples, in the
+ * spirit of Prometheus' `storage.Appender` and `storage.Querier`.
+ *
+ * A backend implements {@linkcode Storage}. The local backend keeps series
+ * in this process's memory, with an optional log on disk; a remote one
+ * (such as ClickHouse) completes its commits and reads later, over the
+ * network. Front doors see no difference but timing:
+ *
+ * - Writes go through an {@linkcode Appender}, one per session or request.
+ *   Appended changes are answered once {@linkcode Appender.commit} says they
+ *   are stored; a backend whose appends take effect only at commit (a log
+ *   fsynced before each answer, a remote insert) says so with
+ *   {@linkcode Appender.deferred}, and a failed commit leaves no trace.
+ * - Reads go through a {@linkcode Querier}: it names the series a pattern
+ *   matches and hands their samples to a {@linkcode RowCursor} a bounded
+ *   number at a time, so answers of any size are streamed.
+ *
+ * Every method may answer at once or with a promise. The local backend
+ * answers at once, so a session's fast path costs no promise per request;
+ * a caller awaits only what is a promise.
+ *
+ * @module
+ */
+
+import type { Pattern } from "../store/pattern.ts";
+import type { QueryOptions, RowSink } from "../store/query.ts";
+
+/** A value now, or a promise of it from a backend that answers later. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * A series as a backend names it: its key, and what is known of its
+ * samples. Reading it again gives its samples as they are then.
+ */
+export interface SeriesInfo {
+  /** The series' name. */
+  readonly key: string;
+  /** Its earliest timestamp, when known (and the series is not empty). */
+  readonly first?: number;
+  /** Its latest timestamp, when known (and the series is not empty). */
+  readonly last?: number;
+  /** How many samples it holds, when known. */
+  readonly length?: number;
+  /**
+   * Grows with every change to the series, when the backend tracks it: what
+   * was derived from the series (a rendered answer) is current while this
+   * stands still.
+   */
+  readonly version?: number;
+}
+
+/**
+ * The samples of some series, read a bounded number at a time: series by
+ * series, each in timestamp order.
+ */
+export interface RowCursor {
+  /**
+   * Hands rows to `sink` until about `limit` samples are read or all are.
+   *
+   * @param sink Receives a key, a value and a timestamp per row.
+   * @param limit About how many samples to read in this call.
+   * @returns Whether every row was read; a promise when rows must be
+   * fetched first.
+   */
+  read(sink: RowSink, limit: number): MaybePromise<boolean>;
+  /** Gives up the rest, freeing what the cursor holds. */
+  close(): void;
+}
+
+/** Reads a backend's series. */
+export interface Querier {
+  /**
+   * The series named `key`.
+   *
+   * @param key A series' name.
+   * @returns The series, or `undefined` when nothing was put under it.
+   */
+  get(key: string): MaybePromise<SeriesInfo | undefined>;
+  /**
+   * The series a pattern matches, or every series, in the order their keys
+   * were first put.
+   *
+   * @param pattern Which series; all of them when `undefined`.
+   * @returns The series, possibly a live view that sees series added later.
+   */
+  series(pattern?: Pattern): MaybePromise<Iterable<SeriesInfo>>;
+  /**
+   * Reads the samples of `series`, in their order, within a range and
+   * rolled up or not.
+   *
+   * @param series Series the querier named.
+   * @param options The range, the roll-up, or only the latest sample.
+   * @returns A cursor over the rows.
+   */
+  read(series: Iterable<SeriesInfo>, options?: QueryOptions): RowCursor;
+}
+
+/**
+ * Changes to a backend, from one session or request. Changes are answered
+ * only once committed; a failed commit fails every change since the last.
+ */
+export interface Appender {
+  /**
+   * Whether changes take effect only when committed, and so may still
+   * fail then. A session waits for the commit of its changes before it
+   * reads, so that it sees them, and turns their answers into errors when
+   * the commit fails. `false` for a backend that applies a change at once.
+   */
+  readonly deferred: boolean;
+  /**
+   * Adds a sample. The bytes of the request line it came from may be given,
+   * so that a log can keep them as sent; they must stay unchanged until the
+   * next commit.
+   *
+   * @param key The series' name, a valid key.
+   * @param value A finite number.
+   * @param timestamp Unix seconds, a safe integer.
+   * @param line The bytes holding the request line, if any.
+   * @param start Where the line starts in `line`.
+   * @param end Where it ends, exclusive, without its newline.
+   * @returns `undefined` when the sample is taken, else why it is refused
+   * (outside the retention window, a log that cannot be written).
+   */
+  append(
+    key: string,
+    value: number,
+    timestamp: number,
+    line?: Uint8Array,
+    start?: number,
+    end?: number,
+  ): string | undefined;
+  /**
+   * Removes the series a pattern matches. Earlier changes of this appender
+   * must be committed first.
+   *
+   * @param pattern Which series.
+   * @returns How many series were removed, or why it failed, once the
+   * removal is committed.
+   */
+  delete(pattern: Pattern): MaybePromise<number>;
+  /**
+   * Makes the changes since the last commit durable (by the backend's
+   * policy) and, when deferred, visible.
+   *
+   * @returns `undefined` when they already are, else a promise that
+   * settles once they are and rejects when they could not be stored.
+   */
+  commit(): Promise<void> | undefined;
+  /** Forgets the changes since the last commit, where they are deferred. */
+  rollback(): void;
+}
+
+/** A backend's figures, by name, for `stats` and `/metrics`. */
+export type StorageStats = Record<string, number>;
+
+/** A storage backend: where samples are kept. */
+export interface Storage extends AsyncDisposable {
+  /** What the backend is, for the figures: `memory`, `local`, ... */
+  readonly backend: string;
+  /**
+   * Starts a run of changes: one appender per session or request.
+   *
+   * @returns A new appender.
+   */
+  appender(): Appender;
+  /** Reads. */
+  readonly querier: Querier;
+  /**
+   * The backend's figures: series, samples, sizes on disk.
+   *
+   * @returns Figures by name.
+   */
+  stats(): StorageStats;
+  /**
+   * Stops: waits for what is under way, makes everything committed durable
+   * and frees the backend's resources. Safe to call more than once.
+   */
+  close(): Promise<void>;
+}

@@ -1,0 +1,303 @@
+/**
+ * The hardening promise, checked the way an attacker and an operator would:
+ * while a hostile client sends each attack, a polite one pings every 20 ms
+ * and every one of its answers must come within 100 ms. The server runs as
+ * a child process, so that a stalled event loop shows in the pinger's
+ * latencies instead of stalling the pinger too.
+ *
+ * @module
+ */
+
+import { ok as assert, strictEqual as equal } from "node:assert/strict";
+import {
+  available,
+  delay,
+  HOST,
+  RawConnection,
+  ServerProcess,
+  within,
+} from "./_helpers.ts";
+import { serveHttp } from "../http.ts";
+import { Store } from "../store.ts";
+
+const TOKEN = "s3cret";
+// The promise: no single request may hold the event loop about 50 ms; a
+// ping answered later than this means one did.
+const MAX_PING_MS = 100;
+const PING_EVERY_MS = 20;
+
+/** A client that pings every 20 ms and keeps the slowest answer's time. */
+class Pinger implements AsyncDisposable {
+  #connection: RawConnection;
+  #running = true;
+  #loop: Promise<void>;
+  /** The slowest ping, in milliseconds. */
+  worst = 0;
+  /** Pings answered. */
+  answered = 0;
+
+  private constructor(connection: RawConnection) {
+    this.#connection = connection;
+    this.#loop = this.#run();
+  }
+
+  /** Connects (and logs in, with a token) and starts pinging. */
+  static async start(port: number, token?: string): Promise<Pinger> {
+    const connection = await RawConnection.connect(port);
+    if (token !== undefined) {
+      await connection.send(`auth ${token}\n`);
+      equal(await connection.answers(1), "ok\n\n");
+    }
+    return new Pinger(connection);
+  }
+
+  /** Forgets the figures so far, to measure one attack at a time. */
+  reset(): void {
+    this.worst = 0;
+    this.answered = 0;
+  }
+
+  /** What ended the pinging early, if anything did. */
+  failure: Error | undefined;
+
+  async #run(): Promise<void> {
+    try {
+      while (this.#running) {
+        const sent = performance.now();
+        await this.#connection.send("ping\n");
+        equal(await this.#connection.answers(1, 30_000), "ok\npong\n\n");
+        this.worst = Math.max(this.worst, performance.now() - sent);
+        this.answered++;
+        await delay(PING_EVERY_MS);
+      }
+    } catch (error) {
+      this.failure = error as Error;
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#running = false;
+    try {
+      await this.#loop;
+    } finally {
+      this.#connection.close();
+    }
+  }
+}
+
+/**
+ * Runs `attack` while `pinger` pings, and checks that the pings kept coming
+ * in time, throughout and for a moment after.
+ */
+async function underAttack<T>(
+  pinger: Pinger,
+  attack: () => Promise<T>,
+): Promise<T> {
+  pinger.reset();
+  const result = await within(attack(), "the attack's answer", 60_000);
+  await delay(5 * PING_EVERY_MS);
+  if (pinger.failure !== undefined) throw pinger.failure;
+  assert(pinger.answered > 0, "the polite client got no answer");
+  assert(
+    pinger.worst < MAX_PING_MS,
+    `a ping took ${pinger.worst.toFixed(1)} ms`,
+  );
+  return result;
+}
+
+/** Sends `line` and reads one answer. */
+async function ask(port: number, line: string, token?: string) {
+  await using connection = await RawConnection.connect(port);
+  if (token !== undefined) {
+    await connection.send(`auth ${token}\n`);
+    equal(await connection.answers(1), "ok\n\n");
+  }
+  await connection.send(`${line}\n`);
+  return await connection.answers(1, 60_000);
+}
+
+Deno.test("server.ts answers a polite client within 100 ms during each protocol attack", async (t) => {
+  await using server = await ServerProcess.start([
+    "--port=0",
+    "--memory",
+    "--http=off",
+    `--token=${TOKEN}`,
+  ]);
+  await using pinger = await Pinger.start(server.port, TOKEN);
+
+  await t.step(
+    "a brace bomb before auth is refused without being parsed",
+    async () => {
+      const answer = await underAttack(
+        pinger,
+        () => ask(server.port, `keys ${"{a,a}".repeat(30)}`),
+      );
+      equal(answer, "error\nauthentication required\n\n");
+    },
+  );
+  await t.step("a brace bomb after auth is refused by counting", async () => {
+    const answer = await underAttack(
+      pinger,
+      () => ask(server.port, `keys ${"{a,a}".repeat(30)}`, TOKEN),
+    );
+    assert(/^error\ninvalid pattern .*alternatives/.test(answer), answer);
+  });
+  await t.step("runs of * against a long key cannot backtrack", async () => {
+    equal(
+      await ask(server.port, `put ${"a".repeat(24)}.cpu 1 1`, TOKEN),
+      "ok\n\n",
+    );
+    for (const stars of [12, 40, 4000]) {
+      const answer = await underAttack(
+        pinger,
+        () => ask(server.port, `keys ${"*".repeat(stars)}x.cpu`, TOKEN),
+      );
+      equal(answer, "ok\n\n");
+    }
+  });
+  await t.step(
+    "a 4 KiB pattern of alternatives and stars compiles cheaply",
+    async () => {
+      const pattern = `${"{a,b}".repeat(10)}${"*".repeat(4000)}`;
+      const answer = await underAttack(
+        pinger,
+        () => ask(server.port, `keys ${pattern}`, TOKEN),
+      );
+      assert(answer === "ok\n\n" || answer.startsWith("error\n"), answer);
+    },
+  );
+});
+
+Deno.test("server.ts lives through running out of descriptors", {
+  ignore: !(await available("prlimit", ["--version"])),
+}, async (t) => {
+  // A limit below --max-connections: accepting fails with EMFILE first.
+  await using server = await ServerProcess.start(
+    ["--port=0", "--memory", "--http=off", "--max-connections=500"],
+    { descriptors: 128 },
+  );
+  await t.step("it warns at start that the limit is below the cap", () => {
+    assert(
+      /warning: the descriptor limit \(ulimit -n 128\)/.test(server.stderr),
+    );
+  });
+  await using pinger = await Pinger.start(server.port);
+  const flood: Deno.Conn[] = [];
+  try {
+    await t.step(
+      "a flood of idle connections neither ends it nor stalls it",
+      async () => {
+        await underAttack(pinger, async () => {
+          for (let i = 0; i < 300; i++) {
+            flood.push(
+              await Deno.connect({ hostname: HOST, port: server.port }),
+            );
+          }
+        });
+        // The connections past the descriptors are refused, not left hanging.
+        const refused = await Promise.all(flood.map(async (conn) => {
+          const buffer = new Uint8Array(64);
+          const n = await within(
+            Promise.race([conn.read(buffer), delay(500).then(() => -1)]),
+            "a flooding connection",
+          );
+          return n !== -1;
+        }));
+        assert(refused.filter(Boolean).length > 0, "no connection was refused");
+      },
+    );
+  } finally {
+    for (const conn of flood) conn.close();
+  }
+  await t.step("once they close, new connections are served", async () => {
+    const answer = await within(
+      (async () => {
+        while (true) {
+          const text = await ask(server.port, "ping").catch(() => "");
+          if (text === "ok\npong\n\n") return text;
+          await delay(100);
+        }
+      })(),
+      "a ping after the flood",
+    );
+    equal(answer, "ok\npong\n\n");
+  });
+});
+
+Deno.test("server.ts refuses limits that would refuse everything", async (t) => {
+  for (
+    const [flag, message] of [
+      ["--max-connections=0", "--max-connections must be at least 1"],
+      ["--max-line-length=0", "--max-line-length must be at least 1 byte"],
+      ["--max-output=0", "--max-output must be at least 1 byte"],
+      ["--retention=0s", "--retention must be at least 1s"],
+    ]
+  ) {
+    await t.step(flag, async () => {
+      await using server = ServerProcess.spawn([
+        "--port=0",
+        "--memory",
+        "--http=off",
+        flag,
+      ]);
+      const status = await server.exit();
+      equal(status.code, 2);
+      assert(server.stderr.includes(message), server.stderr);
+    });
+  }
+});
+
+/** Sends a raw HTTP/1.1 request and reads the whole answer. */
+async function rawHttp(port: number, head: string, body = ""): Promise<string> {
+  await using connection = await RawConnection.connect(port);
+  await connection.send(
+    `${head}\r\ncontent-length: ${
+      new TextEncoder().encode(body).length
+    }\r\nconnection: close\r\n\r\n${body}`,
+  );
+  return new TextDecoder().decode(await connection.readToEnd());
+}
+
+Deno.test("serveHttp() serves only the host names it has (DNS rebinding)", async (t) => {
+  const store = new Store();
+  await using server = serveHttp({
+    port: 0,
+    store,
+    hosts: ["metrics.example.org"],
+  });
+  const port = server.addr.port;
+  const put = (host: string, origin = new URL(`http://${host}`).origin) =>
+    rawHttp(
+      port,
+      `POST /api/put HTTP/1.1\r\nhost: ${host}\r\norigin: ${origin}`,
+      "x 1 1",
+    );
+  await t.step(
+    "a rebound name is refused with 421 and stores nothing",
+    async () => {
+      const answer = await put(`evil.example:${port}`);
+      assert(answer.startsWith("HTTP/1.1 421 "), answer);
+      assert(answer.includes("--http-host"), answer);
+      equal(store.stats.samples, 0);
+      const read = await rawHttp(
+        port,
+        `GET /api/keys HTTP/1.1\r\nhost: evil.example:${port}`,
+      );
+      assert(read.startsWith("HTTP/1.1 421 "), read);
+    },
+  );
+  for (
+    const host of [
+      `127.0.0.1:${port}`,
+      `localhost:${port}`,
+      `[::1]:${port}`,
+      "metrics.example.org",
+      "METRICS.example.org.",
+    ]
+  ) {
+    await t.step(`${host} is served`, async () => {
+      const answer = await put(host);
+      assert(answer.startsWith("HTTP/1.1 204 "), answer);
+    });
+  }
+});
