@@ -33,8 +33,25 @@ export interface SetAside {
  * @param path The file the bytes were found in.
  * @param damage Where they start in it, and the bytes.
  * @returns Where they are.
+ * @throws {Error} When they cannot be written (a full disk), saying so.
  */
 export async function setAside(
+  path: string,
+  damage: { offset: number; bytes: Uint8Array },
+): Promise<SetAside> {
+  try {
+    return await copy(path, damage);
+  } catch (error) {
+    throw new Error(
+      `Cannot set aside the ${damage.bytes.length} damaged bytes at offset ${damage.offset} of ${path}: ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
+}
+
+async function copy(
   path: string,
   damage: { offset: number; bytes: Uint8Array },
 ): Promise<SetAside> {

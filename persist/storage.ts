@@ -364,6 +364,8 @@ async function removeLogsBefore(dir: string, next: number): Promise<void> {
  * @param options The fsync policy and when to compact.
  * @returns The open storage.
  * @throws {Deno.errors.AlreadyExists} When another server holds the lock.
+ * @throws {Error} When damaged bytes cannot be set aside (a full disk):
+ * start-up cuts nothing that it has not copied.
  */
 export async function openStorage(
   dir: string,

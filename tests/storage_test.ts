@@ -1564,6 +1564,35 @@ Deno.test("`openStorage()` never overwrites a .damaged file and never reads one 
   equal(storage.store.stats.samples, 200);
 });
 
+Deno.test("`openStorage()` cuts nothing it could not set aside", async () => {
+  await using dir = await tempDir();
+  await writeBatches(dir.path, 2, new Store());
+  const [log] = await logNames(dir.path);
+  const path = `${dir.path}/${log}`;
+  const whole = await Deno.readFile(path);
+  const bytes = concat(whole, new Uint8Array([9, 0, 0]));
+  await Deno.writeFile(path, bytes);
+  // Neither free nor holding the bytes, nor a file that can be read.
+  await Deno.mkdir(`${path}.${whole.length}.damaged`);
+  await rejects(open(dir.path), (error: Error) => {
+    equal(
+      error.message.split(": ")[0],
+      `Cannot set aside the 3 damaged bytes at offset ${whole.length} of ${path}`,
+    );
+    return true;
+  });
+  deepEqual(await Deno.readFile(path), bytes);
+  // Once it can, start-up sets them aside and cuts; the lock was let go.
+  await Deno.remove(`${path}.${whole.length}.damaged`);
+  const [storage] = await open(dir.path);
+  await using _ = storage;
+  deepEqual(
+    await Deno.readFile(`${path}.${whole.length}.damaged`),
+    new Uint8Array([9, 0, 0]),
+  );
+  equal((await Deno.stat(path)).size, whole.length);
+});
+
 Deno.test("`openStorage()` loses at most one record's samples of a big group commit to a flipped byte", async () => {
   await using dir = await tempDir();
   const puts = 100_000;
