@@ -69,12 +69,14 @@ export {
 } from "./query.ts";
 export { formatValue } from "./protocol.ts";
 export {
+  type DamagedBytes,
   DEFAULT_COMPACT_BYTES,
   openStorage,
   type RestoreSummary,
   type Storage,
   type StorageOptions,
 } from "./persist/storage.ts";
+export type { FaultKind } from "./persist/records.ts";
 export {
   FSYNC_POLICIES,
   type FsyncPolicy,

@@ -1,7 +1,11 @@
 /**
  * The append-only log: every change to the store is added to an in-memory
- * batch, and one writer task writes what was committed, sealed into one
- * record per write, and fsyncs by policy, like Redis's append-only file.
+ * batch, and one writer task writes what was committed and fsyncs by
+ * policy, like Redis's append-only file.
+ *
+ * The batch is sealed into records of at most 32 KiB, a run of put lines
+ * split at a line if need be, so that a damaged record costs a bounded
+ * number of samples however much one write holds (see docs/STORAGE.md).
  *
  * - `always`: {@linkcode Journal.commit} resolves once the batch is on disk;
  *   the batches of all connections that commit meanwhile share one fsync.
@@ -73,6 +77,16 @@ const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 const MAX_OFFSET = 2 ** 20;
 // Keys whose encoding is kept; past this the cache starts afresh.
 const MAX_CACHED_KEYS = 1_000_000;
+// A record is sealed once its payload reaches this many bytes, and a run of
+// put lines is split at a line so as not to pass it: one damaged record then
+// costs at most 3,277 samples (3,276 put lines of at least 10 bytes, and an
+// encoded put, which may pass the bound). Keys are numbered again in every
+// record, which HTTP puts pay for in bytes.
+const RECORD_BYTES = 32 * 1024;
+// An ENTRY_LINES entry's kind and length (a varint of up to 3 bytes for a
+// run or line shorter than 2^21 bytes, which a line always is).
+const LINES_HEAD = 4;
+const NEWLINE = 0x0a;
 
 /** A key as the log writes it, and its number in the open record. */
 interface KeyEntry {
@@ -101,6 +115,10 @@ export class Journal {
   #keys = new Map<string, KeyEntry>();
   // The open record's count, its next key number and its timestamp base.
   #record = 0;
+  // The length of #pending at which the open record is full, and at which
+  // it was empty.
+  #sealAt = 0;
+  #emptyAt = 0;
   #nextId = 0;
   #base = 0;
   // Settles when the pending bytes are written (and fsynced under `always`).
@@ -172,6 +190,7 @@ export class Journal {
     }
     this.#pending.put(id, offset, value);
     this.#changes++;
+    if (this.#pending.length >= this.#sealAt) this.#pending.end();
   }
 
   /**
@@ -185,11 +204,12 @@ export class Journal {
    */
   lines(bytes: Uint8Array, start: number, end: number, count: number): void {
     this.#open();
-    const w = this.#pending;
-    w.byte(ENTRY_LINES);
-    w.varint(end - start);
-    w.raw(bytes.subarray(start, end));
     this.#changes += count;
+    if (end - start > this.#sealAt - this.#pending.length - LINES_HEAD) {
+      this.#splitLines(bytes, start, end);
+    } else {
+      this.#linesEntry(bytes, start, end);
+    }
   }
 
   /**
@@ -202,6 +222,7 @@ export class Journal {
     this.#pending.byte(ENTRY_DELETE);
     this.#pending.varint(id);
     this.#changes++;
+    if (this.#pending.length >= this.#sealAt) this.#pending.end();
   }
 
   /**
@@ -214,6 +235,7 @@ export class Journal {
     this.#pending.byte(ENTRY_TRIM);
     this.#pending.signed(cutoff);
     this.#changes++;
+    if (this.#pending.length >= this.#sealAt) this.#pending.end();
   }
 
   /**
@@ -282,10 +304,50 @@ export class Journal {
   #open(): void {
     if (this.#pending.open) return;
     this.#pending.begin(RECORD_BATCH);
+    // The payload counts from the kind byte that begin() wrote.
+    this.#emptyAt = this.#pending.length;
+    this.#sealAt = this.#emptyAt - 1 + RECORD_BYTES;
     this.#record++;
     this.#nextId = 0;
     this.#base = 0;
     if (this.#keys.size > MAX_CACHED_KEYS) this.#keys.clear();
+  }
+
+  #linesEntry(bytes: Uint8Array, start: number, end: number): void {
+    const w = this.#pending;
+    w.byte(ENTRY_LINES);
+    w.varint(end - start);
+    w.raw(bytes.subarray(start, end));
+  }
+
+  /**
+   * Writes a run of put lines longer than the open record has room for,
+   * split at lines across as many records as it takes. A line longer than a
+   * record goes alone in one.
+   */
+  #splitLines(bytes: Uint8Array, start: number, end: number): void {
+    while (true) {
+      this.#open();
+      const room = this.#sealAt - this.#pending.length - LINES_HEAD;
+      if (end - start <= room) {
+        this.#linesEntry(bytes, start, end);
+        return;
+      }
+      // The last newline at most `room` bytes on ends the part that fits.
+      let cut = room > 0
+        ? bytes.subarray(start, start + room + 1).lastIndexOf(NEWLINE)
+        : -1;
+      if (cut === -1 && this.#pending.length > this.#emptyAt) {
+        this.#pending.end();
+        continue;
+      }
+      if (cut === -1) cut = bytes.subarray(start, end).indexOf(NEWLINE);
+      if (cut === -1) cut = end - start;
+      this.#linesEntry(bytes, start, start + cut);
+      this.#pending.end();
+      start += cut + 1;
+      if (start >= end) return;
+    }
   }
 
   #keyId(key: string): number {

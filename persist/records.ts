@@ -426,16 +426,52 @@ export function readHeader(reader: RecordReader): FileHeader {
   return { kind: reader.byte(), sequence: reader.varint() };
 }
 
+/**
+ * The kinds of damage {@linkcode scanRecords} tells apart:
+ * - `torn`: a write cut short. A record's declared length runs past the end
+ *   of the file, the file ends inside a record's frame, or it ends in zeros
+ *   (space the file system allocated but the write never filled).
+ * - `checksum`: a whole record (its length ends where the next record, or
+ *   the file, starts) whose checksum does not match its payload.
+ * - `length`: a record whose payload up to the next record matches its
+ *   checksum, but whose length field is wrong.
+ * - `content`: a record whose checksum matches but which cannot be read: an
+ *   unknown kind, or a payload the reader rejects.
+ * - `garbage`: bytes that frame no record, between records or at the end.
+ */
+export type FaultKind = "torn" | "checksum" | "length" | "content" | "garbage";
+
+/** A stretch of a file that held no record that could be read. */
+export interface RecordFault {
+  /** What is wrong with it. */
+  kind: FaultKind;
+  /** Where it starts in the file, in bytes. */
+  start: number;
+  /** Where it ends, exclusive. */
+  end: number;
+  /** For `content`: why the record could not be read. */
+  reason?: string;
+}
+
 /** What {@linkcode scanRecords} found besides the records. */
 export interface ScanReport {
   /** Valid records found. */
   records: number;
-  /** Runs of damaged bytes skipped between valid records. */
+  /** Stretches of damage skipped: every fault but a torn one. */
   corrupted: number;
   /** Bytes of an unfinished record at the end, a write cut short. */
   tornBytes: number;
-  /** Where the valid data ends: everything after is the torn tail. */
+  /**
+   * Where the last record that checks out ends: every fault from here on
+   * (a torn or damaged tail) has no valid record after it.
+   */
   validEnd: number;
+  /** Every fault, in the order of the file. */
+  faults: RecordFault[];
+}
+
+function kindIsKnown(kind: number): boolean {
+  return kind >= RECORD_HEADER && kind <= RECORD_SERIES;
 }
 
 function validAt(bytes: Uint8Array, view: DataView, at: number): number {
@@ -444,19 +480,61 @@ function validAt(bytes: Uint8Array, view: DataView, at: number): number {
   if (length === 0 || length > MAX_RECORD_SIZE) return -1;
   const end = at + HEADER_SIZE + length;
   if (end > bytes.length) return -1;
-  const kind = bytes[at + HEADER_SIZE];
-  if (kind < RECORD_HEADER || kind > RECORD_SERIES) return -1;
+  if (!kindIsKnown(bytes[at + HEADER_SIZE])) return -1;
   const payload = bytes.subarray(at + HEADER_SIZE, end);
   return crc32(payload) === view.getUint32(at + 4, true) ? end : -1;
 }
 
+function isZero(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * Tells what the damage at `at` is, given that the next valid record starts
+ * at `next` (or the file ends there). Returns the first fault; when it ends
+ * before `next`, the rest is looked at again.
+ */
+function classify(
+  bytes: Uint8Array,
+  view: DataView,
+  at: number,
+  next: number,
+): RecordFault {
+  const atEnd = next === bytes.length;
+  if (next - at < HEADER_SIZE + 1) {
+    return { kind: atEnd ? "torn" : "garbage", start: at, end: next };
+  }
+  const length = view.getUint32(at, true);
+  const declared = at + HEADER_SIZE + length;
+  const checks = crc32(bytes.subarray(at + HEADER_SIZE, next)) ===
+    view.getUint32(at + 4, true);
+  if (declared === next) {
+    // Framed whole: a checksum that matches leaves only the kind unknown.
+    if (!checks) return { kind: "checksum", start: at, end: next };
+    const reason = `unknown record kind ${bytes[at + HEADER_SIZE]}`;
+    return { kind: "content", start: at, end: next, reason };
+  }
+  if (checks) return { kind: "length", start: at, end: next };
+  const framed = length > 0 && length <= MAX_RECORD_SIZE &&
+    kindIsKnown(bytes[at + HEADER_SIZE]);
+  if (atEnd && (framed && declared > next || isZero(bytes, at, next))) {
+    return { kind: "torn", start: at, end: next };
+  }
+  // A frame that ends before the next record: a damaged record, then more.
+  if (framed && declared < next) {
+    return { kind: "checksum", start: at, end: declared };
+  }
+  return { kind: "garbage", start: at, end: next };
+}
+
 /**
  * Calls `visit` with every valid record of `bytes`: its kind and a reader of
- * the rest of its payload. A damaged record is skipped by searching for the
- * next valid one; damage with nothing valid after it is a torn tail.
+ * the rest of its payload. Damage is skipped by searching for the next valid
+ * record, and reported as faults of its kind, with where they are.
  *
  * @param bytes A whole file.
- * @param visit Called per record; a throw counts the record as corrupted.
+ * @param visit Called per record; a throw makes the record a `content` fault.
  * @returns What was found.
  */
 export function scanRecords(
@@ -469,6 +547,12 @@ export function scanRecords(
     corrupted: 0,
     tornBytes: 0,
     validEnd: 0,
+    faults: [],
+  };
+  const fault = (found: RecordFault) => {
+    report.faults.push(found);
+    if (found.kind === "torn") report.tornBytes += found.end - found.start;
+    else report.corrupted++;
   };
   let at = 0;
   while (at < bytes.length) {
@@ -479,19 +563,24 @@ export function scanRecords(
       while (next < bytes.length && (end = validAt(bytes, view, next)) === -1) {
         next++;
       }
-      if (end === -1) {
-        report.tornBytes = bytes.length - at;
-        break;
+      while (at < next) {
+        const found = classify(bytes, view, at, next);
+        fault(found);
+        at = found.end;
       }
-      report.corrupted++;
-      at = next;
+      if (end === -1) break;
     }
     try {
       const reader = new RecordReader(bytes, at + HEADER_SIZE + 1, end);
       visit(bytes[at + HEADER_SIZE], reader);
       report.records++;
-    } catch {
-      report.corrupted++;
+    } catch (error) {
+      fault({
+        kind: "content",
+        start: at,
+        end,
+        reason: error instanceof Error ? error.message : String(error),
+      });
     }
     at = end;
     report.validEnd = end;

@@ -7,15 +7,29 @@
  * - `snapshot.pulse`: the store as of some moment, and the number of the
  *   first log it does not hold.
  * - `log-<number>.pulse`: changes since, replayed in order on start-up.
+ * - `<file>.<offset>.damaged`: bytes that start-up found damaged at that
+ *   offset of that file, set aside before it skipped or cut them. Never read
+ *   back, never removed.
  *
  * @module
  */
 
 import { writeAll } from "../_write_all.ts";
 import { Store } from "../store.ts";
+import { setAside } from "./_damaged.ts";
 import { type FsyncPolicy, Journal } from "./journal.ts";
-import { FILE_LOG, RecordWriter } from "./records.ts";
-import { restoreRecords, syncDirectory, writeSnapshot } from "./snapshot.ts";
+import {
+  type FaultKind,
+  FILE_LOG,
+  type RecordFault,
+  RecordWriter,
+} from "./records.ts";
+import {
+  restoreRecords,
+  type RestoreReport,
+  syncDirectory,
+  writeSnapshot,
+} from "./snapshot.ts";
 
 /** Options of {@linkcode openStorage}. */
 export interface StorageOptions {
@@ -51,10 +65,31 @@ export interface RestoreSummary {
   series: number;
   /** Milliseconds it took. */
   milliseconds: number;
-  /** Damaged records skipped. */
+  /** Stretches of damaged bytes found: every fault but a torn one. */
   corrupted: number;
-  /** Bytes of unfinished records dropped at the end of logs. */
+  /** Bytes of unfinished records (writes cut short) at the end of files. */
   tornBytes: number;
+  /** Every fault found, in the order of the files, and where it went. */
+  damaged: DamagedBytes[];
+}
+
+/** Bytes that start-up could not restore, set aside in a file of their own. */
+export interface DamagedBytes {
+  /** The file they were found in, such as `log-00000003.pulse`. */
+  file: string;
+  /** What was wrong with them. */
+  kind: FaultKind;
+  /** Where they start in that file. */
+  offset: number;
+  /** How many bytes. */
+  length: number;
+  /** The file holding a copy of them: `<file>.<offset>.damaged`. */
+  path: string;
+  /**
+   * Whether they were cut off the end of a log; otherwise they were
+   * skipped and are still in their file.
+   */
+  cut: boolean;
 }
 
 /** An open data directory: its store, its log, and compaction. */
@@ -136,6 +171,181 @@ async function createLog(
   return [file, w.length];
 }
 
+/** What restoring the snapshot and the logs found. */
+interface Restored {
+  store: Store;
+  /** Damage in every file, as in {@linkcode RestoreSummary}. */
+  corrupted: number;
+  tornBytes: number;
+  damaged: DamagedBytes[];
+  snapshotSize: number;
+  snapshotSamples: number;
+  /** Changes in the logs that the snapshot does not hold. */
+  logged: number;
+  /** The first log the snapshot does not hold. */
+  nextLog: number;
+  /** The last log and where its last whole record ends. */
+  last: { sequence: number; size: number } | undefined;
+}
+
+/** Restores the snapshot, then the logs it does not hold, in order. */
+async function restoreDirectory(
+  dir: string,
+  onLog: (message: string) => void,
+): Promise<Restored> {
+  const restored: Restored = {
+    store: new Store(),
+    corrupted: 0,
+    tornBytes: 0,
+    damaged: [],
+    snapshotSize: 0,
+    snapshotSamples: 0,
+    logged: 0,
+    nextLog: 1,
+    last: undefined,
+  };
+  const snapshot = await restoreFile(restored, dir, SNAPSHOT, onLog);
+  if (snapshot !== undefined) {
+    restored.snapshotSize = snapshot.size;
+    restored.snapshotSamples = snapshot.changes;
+    restored.nextLog = snapshot.header?.sequence ?? 1;
+  }
+  // Left over from a compaction cut short; the snapshot it was to replace
+  // and the logs are still there.
+  await Deno.remove(`${dir}/${SNAPSHOT}.tmp`).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+  const logs: number[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const match = LOG_PATTERN.exec(entry.name);
+    if (match) logs.push(Number(match[1]));
+  }
+  logs.sort((a, b) => a - b);
+  for (const sequence of logs) {
+    if (sequence < restored.nextLog) {
+      // Held by the snapshot: left over from a compaction cut short.
+      await Deno.remove(`${dir}/${logName(sequence)}`);
+      continue;
+    }
+    const log = await restoreFile(restored, dir, logName(sequence), onLog);
+    restored.logged += log!.changes;
+    restored.last = { sequence, size: log!.validEnd };
+  }
+  return restored;
+}
+
+/**
+ * Restores one file into the store. Its damaged bytes are set aside, and
+ * the directory fsynced, before anything is cut: a log's torn or damaged
+ * tail is cut off so that appending goes on after its last whole record,
+ * while damage before that, and in a snapshot, stays where it is and is
+ * skipped again at the next start (set aside once).
+ *
+ * @returns What was restored, or `undefined` when the file does not exist.
+ */
+async function restoreFile(
+  restored: Restored,
+  dir: string,
+  name: string,
+  onLog: (message: string) => void,
+): Promise<(RestoreReport & { size: number }) | undefined> {
+  const path = `${dir}/${name}`;
+  const bytes = await Deno.readFile(path).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  });
+  if (bytes === undefined) return undefined;
+  const report = restoreRecords(restored.store, bytes);
+  restored.corrupted += report.corrupted;
+  restored.tornBytes += report.tornBytes;
+  const isLog = name !== SNAPSHOT;
+  let written = false;
+  for (const fault of report.faults) {
+    const cut = isLog && fault.start >= report.validEnd;
+    const aside = await setAside(path, {
+      offset: fault.start,
+      bytes: bytes.subarray(fault.start, fault.end),
+    });
+    written ||= aside.fresh;
+    restored.damaged.push({
+      file: name,
+      kind: fault.kind,
+      offset: fault.start,
+      length: fault.end - fault.start,
+      path: aside.path,
+      cut,
+    });
+    onLog(
+      `pulse: warning: ${name}: ${cut ? "cut off" : "skipped"} ${
+        describeFault(fault, fault.start >= report.validEnd)
+      }, its bytes ${aside.fresh ? "" : "already "}set aside in ${aside.path}`,
+    );
+  }
+  if (written) await syncDirectory(dir);
+  if (isLog && report.validEnd < bytes.length) {
+    const file = await Deno.open(path, { write: true });
+    try {
+      await file.truncate(report.validEnd);
+      await file.syncData();
+    } finally {
+      file.close();
+    }
+  }
+  return { ...report, size: bytes.length };
+}
+
+/** What a fault is, for an operator: which kind, how long, and where. */
+function describeFault(fault: RecordFault, atEnd: boolean): string {
+  const size = plural(fault.end - fault.start, "byte");
+  const where = `at offset ${fault.start}`;
+  switch (fault.kind) {
+    case "torn":
+      return `an unfinished record of ${size} ${where} (a write cut short)`;
+    case "checksum":
+      return `a record of ${size} ${where} (damaged: checksum mismatch)`;
+    case "length":
+      return `a record of ${size} ${where} (damaged: its length is wrong)`;
+    case "content":
+      return `a record of ${size} ${where} that cannot be read (damaged: ${fault.reason})`;
+    case "garbage":
+      return `${size} ${where} that frame no record (damaged: garbage ${
+        atEnd ? "after the last record" : "between records"
+      })`;
+  }
+}
+
+/**
+ * Opens the last log for appending after its last whole record, or creates
+ * it when there is none or nothing whole in it.
+ *
+ * @returns The file, its size and its number.
+ */
+async function openLastLog(
+  dir: string,
+  { last, nextLog }: Restored,
+): Promise<[Deno.FsFile, number, number]> {
+  if (last === undefined || last.size === 0) {
+    const sequence = last?.sequence ?? nextLog;
+    return [...await createLog(dir, sequence), sequence];
+  }
+  const path = `${dir}/${logName(last.sequence)}`;
+  return [await Deno.open(path, { append: true }), last.size, last.sequence];
+}
+
+/**
+ * Removes the logs a new snapshot holds. Only `log-<number>.pulse` files
+ * match: the `.damaged` files next to them stay, for an operator to look at.
+ */
+async function removeLogsBefore(dir: string, next: number): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
+    const match = LOG_PATTERN.exec(entry.name);
+    if (match && Number(match[1]) < next) {
+      await Deno.remove(`${dir}/${entry.name}`);
+    }
+  }
+  await syncDirectory(dir);
+}
+
 /**
  * Opens a data directory, creating it if need be: locks it, restores the
  * snapshot and replays the logs into a new store, and opens the log for
@@ -154,6 +364,8 @@ async function createLog(
  * @param options The fsync policy and when to compact.
  * @returns The open storage.
  * @throws {Deno.errors.AlreadyExists} When another server holds the lock.
+ * @throws {Error} When damaged bytes cannot be set aside (a full disk):
+ * start-up cuts nothing that it has not copied.
  */
 export async function openStorage(
   dir: string,
@@ -165,100 +377,23 @@ export async function openStorage(
   const lockFile = await lock(dir);
   try {
     const started = performance.now();
-    const store = new Store();
-    let corrupted = 0;
-    let tornBytes = 0;
-    let snapshotSize = 0;
-    let snapshotSamples = 0;
-    // Changes in the logs that the snapshot does not hold.
-    let logged = 0;
-    let nextLog = 1;
-
-    const snapshot = await Deno.readFile(`${dir}/${SNAPSHOT}`).catch(
-      (error) => {
-        if (error instanceof Deno.errors.NotFound) return undefined;
-        throw error;
-      },
-    );
-    if (snapshot !== undefined) {
-      const report = restoreRecords(store, snapshot);
-      snapshotSize = snapshot.length;
-      snapshotSamples = report.changes;
-      nextLog = report.header?.sequence ?? 1;
-      corrupted += report.corrupted + (report.tornBytes > 0 ? 1 : 0);
-      if (report.corrupted > 0 || report.tornBytes > 0) {
-        onLog(
-          `pulse: warning: ${SNAPSHOT}: skipped ${
-            plural(report.corrupted, "damaged record")
-          } and ${plural(report.tornBytes, "byte")} at its end`,
-        );
-      }
-    }
-
-    // Left over from a compaction cut short; the snapshot it was to replace
-    // and the logs are still there.
-    await Deno.remove(`${dir}/${SNAPSHOT}.tmp`).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
-    const logs: number[] = [];
-    for await (const entry of Deno.readDir(dir)) {
-      const match = LOG_PATTERN.exec(entry.name);
-      if (match) logs.push(Number(match[1]));
-    }
-    logs.sort((a, b) => a - b);
-    let last: { sequence: number; size: number } | undefined;
-    for (const sequence of logs) {
-      const path = `${dir}/${logName(sequence)}`;
-      if (sequence < nextLog) {
-        // Held by the snapshot: left over from a compaction cut short.
-        await Deno.remove(path);
-        continue;
-      }
-      const report = restoreRecords(store, await Deno.readFile(path));
-      logged += report.changes;
-      if (report.corrupted > 0) {
-        corrupted += report.corrupted;
-        onLog(
-          `pulse: warning: ${logName(sequence)}: skipped ${
-            plural(report.corrupted, "damaged record")
-          }`,
-        );
-      }
-      if (report.tornBytes > 0) {
-        tornBytes += report.tornBytes;
-        onLog(
-          `pulse: warning: ${
-            logName(sequence)
-          }: dropped an unfinished record of ${report.tornBytes} bytes at its end (a write cut short)`,
-        );
-        await Deno.truncate(path, report.validEnd);
-      }
-      last = { sequence, size: report.validEnd };
-    }
-
-    let file: Deno.FsFile;
-    let size: number;
-    let sequence: number;
-    if (last === undefined || last.size === 0) {
-      sequence = last?.sequence ?? nextLog;
-      [file, size] = await createLog(dir, sequence);
-    } else {
-      sequence = last.sequence;
-      size = last.size;
-      file = await Deno.open(`${dir}/${logName(sequence)}`, { append: true });
-    }
+    const found = await restoreDirectory(dir, onLog);
+    const { store } = found;
+    let { snapshotSize, snapshotSamples } = found;
+    let [file, size, sequence] = await openLastLog(dir, found);
     const journal = new Journal(file, {
       fsync: options.fsync,
       size,
-      changes: logged,
+      changes: found.logged,
     });
     const { series, samples } = store.stats;
     const restored: RestoreSummary = {
       samples,
       series,
       milliseconds: Math.round(performance.now() - started),
-      corrupted,
-      tornBytes,
+      corrupted: found.corrupted,
+      tornBytes: found.tornBytes,
+      damaged: found.damaged,
     };
     onLog(
       `pulse: restored ${samples} samples in ${series} series from ${dir} in ${restored.milliseconds} ms`,
@@ -281,13 +416,7 @@ export async function openStorage(
           const info = await writeSnapshot(store, `${dir}/${SNAPSHOT}`, next);
           snapshotSize = info.bytes;
           snapshotSamples = info.samples;
-          for await (const entry of Deno.readDir(dir)) {
-            const match = LOG_PATTERN.exec(entry.name);
-            if (match && Number(match[1]) < next) {
-              await Deno.remove(`${dir}/${entry.name}`);
-            }
-          }
-          await syncDirectory(dir);
+          await removeLogsBefore(dir, next);
         } finally {
           compacting = undefined;
         }

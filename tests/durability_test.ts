@@ -295,7 +295,18 @@ Deno.test("server.ts with the default --fsync loses nothing at SIGTERM", async (
   await stopServer(server);
 });
 
-Deno.test("server.ts starts on a torn log tail, warns once and restores the rest", async (t) => {
+/** The `.damaged` files in `dir`, as their bytes by name. */
+async function damagedFiles(dir: string): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name.endsWith(".damaged")) {
+      files.set(entry.name, await Deno.readFile(`${dir}/${entry.name}`));
+    }
+  }
+  return files;
+}
+
+Deno.test("server.ts starts on a torn log tail, warns once, sets it aside and restores the rest", async (t) => {
   await t.step("a partial record appended", async () => {
     await using dir = await tempDir();
     const puts = distinctPuts("torn", 1_000, 10);
@@ -309,13 +320,16 @@ Deno.test("server.ts starts on a torn log tail, warns once and restores the rest
     // The start of a record of 64 bytes whose write was cut short.
     const partial = new Uint8Array([64, 0, 0, 0, 9, 9, 9, 9, 2, 1, 0, 1]);
     await Deno.writeFile(log, partial, { append: true });
+    const name = `${log.slice(log.lastIndexOf("/") + 1)}.${size}.damaged`;
     {
       await using server = await startServer(dir.path);
       assert(
-        /warning: log-\d+\.pulse: dropped an unfinished record of 12 bytes/
-          .test(server.stderr),
+        server.stderr.includes(
+          `cut off an unfinished record of 12 bytes at offset ${size} (a write cut short), its bytes set aside in ${dir.path}/${name}`,
+        ),
         server.stderr,
       );
+      deepEqual(await damagedFiles(dir.path), new Map([[name, partial]]));
       deepEqual(await getAll(server.port), samplesOf(puts));
       await stopServer(server);
     }
@@ -340,14 +354,31 @@ Deno.test("server.ts starts on a torn log tail, warns once and restores the rest
       await stopServer(server);
     }
     const log = await lastLog(dir.path);
-    const size = (await Deno.stat(log)).size;
-    await Deno.truncate(log, size - 5);
+    const bytes = await Deno.readFile(log);
+    const [start] = frames(bytes).at(-1)!;
+    await Deno.truncate(log, bytes.length - 5);
+    const more = distinctPuts("cut.more", 100, 5);
+    {
+      await using server = await startServer(dir.path);
+      assert(
+        server.stderr.includes(
+          `cut off an unfinished record of ${
+            bytes.length - 5 - start
+          } bytes at offset ${start} (a write cut short)`,
+        ),
+        server.stderr,
+      );
+      deepEqual(
+        [...(await damagedFiles(dir.path)).values()],
+        [bytes.subarray(start, bytes.length - 5)],
+      );
+      deepEqual(await getAll(server.port), samplesOf(puts));
+      deepEqual(await pipeline(server.port, more), new Array(100).fill(OK));
+      await stopServer(server);
+    }
     await using server = await startServer(dir.path);
-    assert(
-      server.stderr.includes("dropped an unfinished record"),
-      server.stderr,
-    );
-    deepEqual(await getAll(server.port), samplesOf(puts));
+    assert(!server.stderr.includes("warning"), server.stderr);
+    deepEqual(await getAll(server.port), samplesOf([...puts, ...more]));
     await stopServer(server);
   });
 });
@@ -388,8 +419,17 @@ Deno.test("server.ts skips a corrupted record in the middle of the log and repor
 
   await using server = await startServer(dir.path);
   assert(
-    /warning: log-\d+\.pulse: skipped 1 damaged record\b/.test(server.stderr),
+    new RegExp(
+      `warning: log-\\d+\\.pulse: skipped a record of ${
+        end - start
+      } bytes at offset ${start} \\(damaged: checksum mismatch\\)`,
+    ).test(server.stderr),
     server.stderr,
+  );
+  const name = `${log.slice(log.lastIndexOf("/") + 1)}.${start}.damaged`;
+  deepEqual(
+    await damagedFiles(dir.path),
+    new Map([[name, bytes.subarray(start, end)]]),
   );
   const restored = await getAll(server.port);
   const intact = chunks.flat().filter((put) => !damagedKeys.includes(put.key));
@@ -397,6 +437,66 @@ Deno.test("server.ts skips a corrupted record in the middle of the log and repor
   const all = samplesOf(chunks.flat());
   for (const [sample, value] of restored) equal(all.get(sample), value);
   assert(restored.size < all.size, "nothing was skipped");
+  await stopServer(server);
+});
+
+Deno.test("server.ts names a damaged last record a checksum mismatch and sets its bytes aside", async () => {
+  await using dir = await tempDir();
+  const chunks = Array.from(
+    { length: 10 },
+    (_, c) => distinctPuts(`last${c}`, 500, 1, c * 500),
+  );
+  {
+    // The default --fsync, a clean stop: every record is whole.
+    await using server = await startServer(dir.path);
+    for (const puts of chunks) {
+      deepEqual(await pipeline(server.port, puts), new Array(500).fill(OK));
+      // Past the write delay, so that chunks go to records of their own.
+      await delay(20);
+    }
+    await stopServer(server);
+  }
+  const log = await lastLog(dir.path);
+  const bytes = await Deno.readFile(log);
+  const [start, end] = frames(bytes).at(-1)!;
+  equal(end, bytes.length, "the log is not whole records");
+  const text = new TextDecoder("latin1").decode(bytes.subarray(start, end));
+  const lostKeys = chunks.map((_, c) => `last${c}.s0`).filter((key) =>
+    text.includes(key)
+  );
+  bytes[start + 40] ^= 0x01;
+  bytes[end - 2] ^= 0x10;
+  await Deno.writeFile(log, bytes);
+
+  const name = `${log.slice(log.lastIndexOf("/") + 1)}.${start}.damaged`;
+  {
+    await using server = await startServer(dir.path);
+    assert(
+      server.stderr.includes(
+        `cut off a record of ${
+          end - start
+        } bytes at offset ${start} (damaged: checksum mismatch), its bytes set aside in ${dir.path}/${name}`,
+      ),
+      server.stderr,
+    );
+    assert(!server.stderr.includes("cut short"), server.stderr);
+    deepEqual(
+      await damagedFiles(dir.path),
+      new Map([[name, bytes.subarray(start)]]),
+    );
+    const restored = await getAll(server.port);
+    const all = chunks.flat();
+    const kept = all.filter((put) => !lostKeys.includes(put.key));
+    assert(kept.length >= 4_000, `${lostKeys} in the last record`);
+    assertHolds(restored, samplesOf(kept), "the records before the last");
+    const everything = samplesOf(all);
+    for (const [sample, value] of restored) {
+      equal(everything.get(sample), value);
+    }
+    await stopServer(server);
+  }
+  await using server = await startServer(dir.path);
+  assert(!server.stderr.includes("warning"), server.stderr);
   await stopServer(server);
 });
 
