@@ -14,7 +14,11 @@
  * - A pattern box: each pattern added gets a chart of up to 10 series.
  * - Time presets (15 min, 1 h, 24 h, 7 d) and a custom range.
  * - SVG line charts with time and value axes, a legend with each series'
- *   latest value, and the values under the pointer.
+ *   latest sample exactly (`1,280,720,896`), and the values under the
+ *   pointer. Series of another unit (bytes, bytes a second, percent, known
+ *   from the key's last segments) or of a magnitude over ten times apart get
+ *   panels of their own, one above the other; a pattern that matches
+ *   nothing says so.
  * - A refresh every 5 s, paused while the tab is hidden.
  *
  * The page's state lives in the URL's hash, so that a view can be

@@ -7,6 +7,12 @@
  * Chromium tests read `running` and call `renderList()` and
  * `toLocalInput()`).
  *
+ * `deno check .` type-checks it with the DOM's types, which the references
+ * above bring in. They reach the whole program, so the server's code sees
+ * them too: Deno gives one directory other compiler options only as a
+ * workspace member, and `deno publish` leaves a member's files out of the
+ * package.
+ *
  * @module
  */
 "use strict";
@@ -29,7 +35,20 @@ const COLORS = [
 const MAX_SERIES = COLORS.length;
 const ROW_HEIGHT = 24;
 const REFRESH_MS = 5000;
+// A chart's height, shared by its panels when it has several, down to a
+// panel's least.
 const HEIGHT = 240;
+const PANEL_HEIGHT = 120;
+// Vertical room a value tick needs.
+const TICK_SPACING = 40;
+// Series of one unit whose largest values differ by more than this factor
+// get panels of their own: on one scale the smaller would lie flat along the
+// bottom. Panels (small multiples) rather than a second axis: two scales on
+// one plot make their lines' crossings look meaningful and stop at two
+// scales, while panels keep one unit and one scale each, for any number of
+// groups, one above the other on the same time axis.
+const MAGNITUDE_RATIO = 10;
+const BINARY_PREFIXES = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
 const MARGIN = { top: 12, right: 18, bottom: 26, left: 64 };
 const TIME_STEPS = [
   1,
@@ -63,7 +82,20 @@ const TOKEN_KEY = "pulse.token";
  * @typedef {{ step: number | null, matched: number, series: Series[] }} Query
  */
 /**
- * Where a drawn chart puts things, for the pointer.
+ * What a series counts, as far as its key tells: bytes, bytes a second,
+ * percent, or nothing known.
+ *
+ * @typedef {"B" | "B/s" | "%" | ""} Unit
+ */
+/**
+ * One small chart of a chart: series of one unit and magnitude.
+ *
+ * @typedef {object} Panel
+ * @property {Unit} unit
+ * @property {number[]} indices Its series, as indices in the query's answer.
+ */
+/**
+ * Where a drawn panel puts things, for the pointer.
  *
  * @typedef {object} View
  * @property {number} width The SVG's width in its own units.
@@ -72,6 +104,8 @@ const TOKEN_KEY = "pulse.token";
  * @property {(t: number) => number} x A time's horizontal position.
  * @property {(v: number) => number} y A value's vertical position.
  * @property {SVGGElement} cursor The pointer's line and dots.
+ * @property {Map<number, SVGCircleElement>} dots The dot of each series drawn,
+ * by its index.
  */
 /**
  * A chart of one pattern.
@@ -79,12 +113,15 @@ const TOKEN_KEY = "pulse.token";
  * @typedef {object} Chart
  * @property {string} pattern
  * @property {HTMLElement} element
- * @property {SVGSVGElement} svg
+ * @property {HTMLElement} plots Holds the panels' SVGs.
+ * @property {SVGSVGElement[]} svgs One a panel, in order.
  * @property {HTMLElement} meta
  * @property {HTMLElement} error
  * @property {HTMLElement} legend
  * @property {Query | null} data The last answer, or null before the first.
- * @property {View | null} view
+ * @property {Map<string, Point>} latest Each series' latest sample, from
+ * `/api/last` alongside `data`.
+ * @property {View[]} views One a panel, once drawn.
  * @property {number} from The range of `data`, in Unix seconds.
  * @property {number} to
  */
@@ -246,6 +283,64 @@ function formatValue(v) {
   return v === null ? "n/a" : String(Number(v.toPrecision(6)));
 }
 
+/**
+ * A value exactly: the shortest digits that read back as the same number,
+ * the whole part grouped by thousands. Exponent forms (from 1e21, under
+ * 1e-6) are left as they are.
+ *
+ * @param {number | null} v
+ */
+function formatExact(v) {
+  if (v === null) return "n/a";
+  const text = String(v);
+  const match = /^(-?)(\d+)(\.\d+)?$/.exec(text);
+  if (match === null) return text;
+  const [, sign, whole, fraction = ""] = match;
+  return sign + whole.replace(/\B(?=(\d{3})+$)/g, ",") + fraction;
+}
+
+/**
+ * The unit of a series, from the host agent's names (README.md): `memory`
+ * and `bytes` count bytes, `rx` and `tx` bytes a second, `cpu`, `percent`
+ * and a mount under `disk` percent.
+ *
+ * @param {string} key
+ * @returns {Unit}
+ */
+function unitOf(key) {
+  const segments = key.split(".");
+  const last = segments[segments.length - 1];
+  if (last === "memory" || last === "bytes") return "B";
+  if (last === "rx" || last === "tx") return "B/s";
+  if (last === "cpu" || last === "percent") return "%";
+  return segments[segments.length - 2] === "disk" ? "%" : "";
+}
+
+/** @param {Unit} unit What follows a value of `unit`. */
+function unitSuffix(unit) {
+  return unit === "%" || unit === "" ? unit : " " + unit;
+}
+
+/**
+ * How an axis of `unit` reaching `largest` labels its values: bytes by
+ * binary prefixes, so the labels are the value over `scale`.
+ *
+ * @param {Unit} unit
+ * @param {number} largest The largest absolute value on the axis.
+ */
+function axisScale(unit, largest) {
+  if (unit !== "B" && unit !== "B/s") {
+    return { scale: 1, suffix: unitSuffix(unit) };
+  }
+  let power = 0;
+  while (
+    power < BINARY_PREFIXES.length - 1 && largest >= 1024 ** (power + 1)
+  ) {
+    power++;
+  }
+  return { scale: 1024 ** power, suffix: " " + BINARY_PREFIXES[power] + unit };
+}
+
 /** @param {number} step */
 function formatStep(step) {
   if (step % 86400 === 0) return step / 86400 + " d";
@@ -376,31 +471,49 @@ function chartFor(pattern) {
   remove.textContent = "\u00d7";
   remove.addEventListener("click", () => removePattern(pattern));
   header.append(title, meta, remove);
-  const svg = el("svg", { class: "plot", role: "img" });
-  svg.setAttribute("aria-label", "Chart of " + pattern);
+  const plots = document.createElement("div");
+  plots.className = "plots";
   const error = document.createElement("p");
   error.className = "error";
   error.hidden = true;
   const legend = document.createElement("ul");
   legend.className = "legend";
-  element.append(header, svg, error, legend);
+  element.append(header, plots, error, legend);
   /** @type {Chart} */
   const chart = {
     pattern,
     element,
-    svg,
+    plots,
+    svgs: [],
     meta,
     error,
     legend,
     data: null,
-    view: null,
+    latest: new Map(),
+    views: [],
     from: 0,
     to: 0,
   };
-  svg.addEventListener("pointermove", (event) => hover(chart, event));
-  svg.addEventListener("pointerleave", () => unhover(chart));
   charts.set(pattern, chart);
   return chart;
+}
+
+/**
+ * The SVG of a chart's panel `index`, made on first use. The pointer over
+ * any panel shows the values of all of them.
+ *
+ * @param {Chart} chart
+ * @param {number} index
+ */
+function panelSvg(chart, index) {
+  const existing = chart.svgs[index];
+  if (existing !== undefined) return existing;
+  const svg = el("svg", { class: "plot", role: "img" });
+  svg.setAttribute("aria-label", "Chart of " + chart.pattern);
+  svg.addEventListener("pointermove", (event) => hover(chart, index, event));
+  svg.addEventListener("pointerleave", () => unhover(chart));
+  chart.svgs[index] = svg;
+  return svg;
 }
 
 function syncCharts() {
@@ -441,37 +554,146 @@ function valueRange(series) {
   return [min, max];
 }
 
-/** @param {Chart} chart */
+/**
+ * The largest absolute value of `series`, or null without any.
+ *
+ * @param {Series} series
+ */
+function magnitude(series) {
+  /** @type {number | null} */
+  let largest = null;
+  for (const [, v] of series.points) {
+    if (v !== null) largest = Math.max(largest ?? 0, Math.abs(v));
+  }
+  return largest;
+}
+
+/**
+ * Splits `series` into panels: one a unit, and within a unit one a range of
+ * magnitudes (`MAGNITUDE_RATIO`). Series with no value or only zeros fit any
+ * scale, so they join the unit's last panel. Panels, and the series within
+ * them, keep the order of the answer.
+ *
+ * @param {Series[]} series
+ * @returns {Panel[]}
+ */
+function panelsOf(series) {
+  /** @type {Map<Unit, number[]>} */
+  const byUnit = new Map();
+  series.forEach((one, i) => {
+    const unit = unitOf(one.key);
+    byUnit.set(unit, [...byUnit.get(unit) ?? [], i]);
+  });
+  /** @type {Panel[]} */
+  const panels = [];
+  for (const [unit, indices] of byUnit) {
+    const sized = indices.map((i) => ({ i, size: magnitude(series[i]) || 0 }))
+      .sort((a, b) => b.size - a.size);
+    /** @type {{ largest: number, indices: number[] }[]} */
+    const groups = [];
+    for (const { i, size } of sized) {
+      const last = groups[groups.length - 1];
+      if (
+        last !== undefined &&
+        (size === 0 || size * MAGNITUDE_RATIO >= last.largest)
+      ) {
+        last.indices.push(i);
+      } else {
+        groups.push({ largest: size, indices: [i] });
+      }
+    }
+    for (const group of groups) {
+      panels.push({ unit, indices: group.indices.sort((a, b) => a - b) });
+    }
+  }
+  return panels.sort((a, b) => a.indices[0] - b.indices[0]);
+}
+
+/**
+ * Draws each panel of `chart`'s data, and a word in the first when there is
+ * nothing to draw.
+ *
+ * @param {Chart} chart
+ */
 function renderChart(chart) {
-  const { svg, data } = chart;
+  const { data } = chart;
   if (data === null) return;
+  /** @type {Panel[]} */
+  const panels = data.series.length === 0
+    ? [{ unit: "", indices: [] }]
+    : panelsOf(data.series);
+  const height = Math.max(PANEL_HEIGHT, Math.round(HEIGHT / panels.length));
+  const svgs = panels.map((_, i) => panelSvg(chart, i));
+  chart.svgs.length = panels.length;
+  const current = chart.plots.children;
+  if (
+    svgs.length !== current.length || svgs.some((svg, i) => current[i] !== svg)
+  ) {
+    chart.plots.replaceChildren(...svgs);
+  }
+  chart.views = panels.map((panel, i) =>
+    renderPanel(chart, svgs[i], panel, height)
+  );
+  let message = "";
+  if (data.matched === 0) message = "No series match this pattern";
+  else if (data.series.every((series) => series.points.length === 0)) {
+    message = "No samples in this range";
+  }
+  if (message !== "") {
+    const { left, right } = chart.views[0];
+    svgs[0].append(el("text", {
+      class: "message",
+      x: (left + right) / 2,
+      y: (height - MARGIN.bottom + MARGIN.top) / 2,
+      "text-anchor": "middle",
+    }, message));
+  }
+}
+
+/**
+ * Draws one panel: its grid and axes, in its unit, and its series.
+ *
+ * @param {Chart} chart
+ * @param {SVGSVGElement} svg
+ * @param {Panel} panel
+ * @param {number} height
+ * @returns {View}
+ */
+function renderPanel(chart, svg, panel, height) {
   const width = Math.max(320, Math.round(svg.getBoundingClientRect().width));
-  svg.setAttribute("viewBox", "0 0 " + width + " " + HEIGHT);
-  const left = MARGIN.left;
-  const right = width - MARGIN.right;
-  const top = MARGIN.top;
-  const bottom = HEIGHT - MARGIN.bottom;
+  svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+  svg.style.height = height + "px";
+  svg.dataset.unit = panel.unit;
+  const [left, right] = [MARGIN.left, width - MARGIN.right];
+  const [top, bottom] = [MARGIN.top, height - MARGIN.bottom];
+  const all = chart.data?.series ?? [];
+  const [low, high] = valueRange(panel.indices.map((i) => all[i]));
+  const { scale, suffix } = axisScale(
+    panel.unit,
+    Math.max(Math.abs(low), Math.abs(high)),
+  );
+  const count = Math.max(2, Math.floor((bottom - top) / TICK_SPACING));
+  const ticks = valueTicks(low / scale, high / scale, count);
+  const min = ticks[0] * scale;
+  const max = ticks[ticks.length - 1] * scale;
   const { from, to } = chart;
-  const ticks = valueTicks(...valueRange(data.series), 5);
-  const min = ticks[0];
-  const max = ticks[ticks.length - 1];
   /** @param {number} t */
   const x = (t) => left + (t - from) / (to - from) * (right - left);
   /** @param {number} v */
   const y = (v) => bottom - (v - min) / (max - min) * (bottom - top);
   /** @type {SVGElement[]} */
   const nodes = [];
-  for (const v of ticks) {
-    const py = y(v).toFixed(1);
+  for (const tick of ticks) {
+    const py = y(tick * scale).toFixed(1);
     nodes.push(
       el("line", { class: "grid", x1: left, x2: right, y1: py, y2: py }),
+      el("text", {
+        x: left - 8,
+        y: py,
+        "text-anchor": "end",
+        "dominant-baseline": "middle",
+      }, formatNumber(tick) + suffix),
     );
-    nodes.push(el("text", {
-      x: left - 8,
-      y: py,
-      "text-anchor": "end",
-      "dominant-baseline": "middle",
-    }, formatNumber(v)));
   }
   const time = timeTicks(
     from,
@@ -482,56 +704,76 @@ function renderChart(chart) {
     const px = x(t).toFixed(1);
     nodes.push(
       el("line", { class: "grid", x1: px, x2: px, y1: top, y2: bottom }),
+      el(
+        "text",
+        { x: px, y: bottom + 17, "text-anchor": "middle" },
+        formatTime(t, time.step),
+      ),
     );
-    nodes.push(el("text", {
-      x: px,
-      y: bottom + 17,
-      "text-anchor": "middle",
-    }, formatTime(t, time.step)));
   }
   nodes.push(
     el("line", { class: "axis", x1: left, x2: right, y1: bottom, y2: bottom }),
-  );
-  nodes.push(
     el("line", { class: "axis", x1: left, x2: left, y1: top, y2: bottom }),
   );
-  data.series.forEach((series, i) => {
-    const color = COLORS[i % COLORS.length];
-    let d = "";
-    let pen = "M";
-    for (const [t, v] of series.points) {
-      if (v === null) {
-        pen = "M";
-        continue;
-      }
-      d += pen + x(t).toFixed(1) + " " + y(v).toFixed(1) + " ";
-      pen = "L";
-    }
-    const path = el("path", { class: "line", d: d.trim(), stroke: color });
-    path.dataset.key = series.key;
-    nodes.push(path);
-    const [t, v] = series.points[0] ?? [0, null];
-    if (series.points.length === 1 && v !== null) {
-      nodes.push(el("circle", { cx: x(t), cy: y(v), r: 3, fill: color }));
-    }
-  });
-  if (data.series.every((series) => series.points.length === 0)) {
-    nodes.push(el("text", {
-      x: (left + right) / 2,
-      y: (top + bottom) / 2,
-      "text-anchor": "middle",
-    }, "No samples in this range"));
-  }
   const cursor = el("g", { visibility: "hidden" });
   cursor.append(
     el("line", { class: "cursor", x1: 0, x2: 0, y1: top, y2: bottom }),
   );
-  data.series.forEach((_, i) => {
-    cursor.append(el("circle", { r: 3.5, fill: COLORS[i % COLORS.length] }));
-  });
+  /** @type {Map<number, SVGCircleElement>} */
+  const dots = new Map();
+  for (const i of panel.indices) {
+    const color = COLORS[i % COLORS.length];
+    nodes.push(...seriesNodes(all[i], color, x, y));
+    const dot = el("circle", { r: 3.5, fill: color, visibility: "hidden" });
+    dots.set(i, dot);
+    cursor.append(dot);
+  }
   nodes.push(cursor);
   svg.replaceChildren(...nodes);
-  chart.view = { width, left, right, x, y, cursor };
+  return { width, left, right, x, y, cursor, dots };
+}
+
+/**
+ * The line of one series, and a dot if it is a single sample.
+ *
+ * @param {Series} series
+ * @param {string} color
+ * @param {(t: number) => number} x
+ * @param {(v: number) => number} y
+ * @returns {SVGElement[]}
+ */
+function seriesNodes(series, color, x, y) {
+  let d = "";
+  let pen = "M";
+  for (const [t, v] of series.points) {
+    if (v === null) {
+      pen = "M";
+      continue;
+    }
+    d += pen + x(t).toFixed(1) + " " + y(v).toFixed(1) + " ";
+    pen = "L";
+  }
+  const path = el("path", { class: "line", d: d.trim(), stroke: color });
+  path.dataset.key = series.key;
+  const [t, v] = series.points[0] ?? [0, null];
+  if (series.points.length !== 1 || v === null) return [path];
+  return [path, el("circle", { cx: x(t), cy: y(v), r: 3, fill: color })];
+}
+
+/**
+ * The sample the legend shows of `series`: its latest, if that lies in the
+ * last step drawn, since a rolled-up line ends on an average; else the
+ * line's last point (a range in the past, newer samples after it).
+ *
+ * @param {Chart} chart
+ * @param {Series} series
+ * @returns {Point | undefined}
+ */
+function legendPoint(chart, series) {
+  const last = series.points[series.points.length - 1];
+  const latest = chart.latest.get(series.key);
+  if (last === undefined || latest === undefined) return last;
+  return last[0] <= latest[0] && latest[0] <= chart.to ? latest : last;
 }
 
 /** @param {Chart} chart */
@@ -549,9 +791,15 @@ function renderLegend(chart) {
     key.textContent = series.key;
     const value = document.createElement("span");
     value.className = "value";
-    const last = series.points[series.points.length - 1];
-    value.textContent = last === undefined ? "no data" : formatValue(last[1]);
+    const last = legendPoint(chart, series);
+    value.textContent = last === undefined ? "no data" : formatExact(last[1]);
     item.append(swatch, key, value);
+    if (last !== undefined && last[1] !== null) {
+      const unit = document.createElement("span");
+      unit.className = "unit";
+      unit.textContent = unitSuffix(unitOf(series.key));
+      item.append(unit);
+    }
     return item;
   });
   if (data.matched > data.series.length) {
@@ -565,66 +813,92 @@ function renderLegend(chart) {
 }
 
 /**
- * Shows the sample of each series nearest to the pointer's time.
+ * The sample of `points` nearest to `t`, or undefined if there is none.
+ *
+ * @param {Point[]} points In time order.
+ * @param {number} t
+ */
+function nearestPoint(points, t) {
+  if (points.length === 0) return undefined;
+  let low = 0;
+  let high = points.length - 1;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (points[mid][0] < t) low = mid + 1;
+    else high = mid;
+  }
+  if (low > 0 && t - points[low - 1][0] < points[low][0] - t) low--;
+  return points[low];
+}
+
+/**
+ * Shows the sample of each series nearest to the pointer's time, over
+ * panel `index`, in every panel of `chart`.
  *
  * @param {Chart} chart
+ * @param {number} index
  * @param {PointerEvent} event
  */
-function hover(chart, event) {
-  const { data, view } = chart;
-  if (data === null || view === null) return;
-  const rect = chart.svg.getBoundingClientRect();
+function hover(chart, index, event) {
+  const { data } = chart;
+  const view = chart.views[index];
+  if (data === null || view === undefined) return;
+  const rect = chart.svgs[index].getBoundingClientRect();
   const px = (event.clientX - rect.left) * view.width / rect.width;
   if (px < view.left || px > view.right) return unhover(chart);
   const t = chart.from + (px - view.left) / (view.right - view.left) *
       (chart.to - chart.from);
-  /** @type {[string, string, number | null][]} */
-  const rows = [];
+  const found = data.series.map((series) => nearestPoint(series.points, t));
   /** @type {number | null} */
   let nearest = null;
-  const dots = view.cursor.querySelectorAll("circle");
-  data.series.forEach((series, i) => {
-    const points = series.points;
-    dots[i].setAttribute("visibility", "hidden");
-    if (points.length === 0) return;
-    let low = 0;
-    let high = points.length - 1;
-    while (low < high) {
-      const mid = (low + high) >> 1;
-      if (points[mid][0] < t) low = mid + 1;
-      else high = mid;
+  for (const point of found) {
+    if (
+      point !== undefined &&
+      (nearest === null || Math.abs(point[0] - t) < Math.abs(nearest - t))
+    ) {
+      nearest = point[0];
     }
-    if (low > 0 && t - points[low - 1][0] < points[low][0] - t) low--;
-    const [pt, pv] = points[low];
-    if (nearest === null || Math.abs(pt - t) < Math.abs(nearest - t)) {
-      nearest = pt;
-    }
-    rows.push([series.key, COLORS[i % COLORS.length], pv]);
-    if (pv !== null) {
-      dots[i].setAttribute("cx", view.x(pt).toFixed(1));
-      dots[i].setAttribute("cy", view.y(pv).toFixed(1));
-      dots[i].setAttribute("visibility", "visible");
-    }
-  });
+  }
   if (nearest === null) return unhover(chart);
-  const line = view.cursor.querySelector("line");
-  line?.setAttribute("x1", px.toFixed(1));
-  line?.setAttribute("x2", px.toFixed(1));
-  view.cursor.setAttribute("visibility", "visible");
+  for (const panel of chart.views) {
+    const line = panel.cursor.querySelector("line");
+    line?.setAttribute("x1", px.toFixed(1));
+    line?.setAttribute("x2", px.toFixed(1));
+    for (const [i, dot] of panel.dots) {
+      const [pt, pv] = found[i] ?? [0, null];
+      dot.setAttribute("visibility", pv === null ? "hidden" : "visible");
+      if (pv === null) continue;
+      dot.setAttribute("cx", panel.x(pt).toFixed(1));
+      dot.setAttribute("cy", panel.y(pv).toFixed(1));
+    }
+    panel.cursor.setAttribute("visibility", "visible");
+  }
+  showTip(event, nearest, data.series, found);
+}
+
+/**
+ * Shows the pointer's time and the value of each series there.
+ *
+ * @param {PointerEvent} event
+ * @param {number} time
+ * @param {Series[]} series
+ * @param {(Point | undefined)[]} found The sample of each series shown.
+ */
+function showTip(event, time, series, found) {
   const tip = $("tip");
   const when = document.createElement("time");
-  when.textContent = formatFullTime(nearest);
-  tip.replaceChildren(
-    when,
-    ...rows.map(([key, color, value]) => {
-      const row = document.createElement("div");
-      const swatch = document.createElement("span");
-      swatch.className = "swatch";
-      swatch.style.background = color;
-      row.append(swatch, key + "  " + formatValue(value));
-      return row;
-    }),
-  );
+  when.textContent = formatFullTime(time);
+  const rows = [];
+  for (const [i, point] of found.entries()) {
+    if (point === undefined) continue;
+    const row = document.createElement("div");
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = COLORS[i % COLORS.length];
+    row.append(swatch, series[i].key + "  " + formatValue(point[1]));
+    rows.push(row);
+  }
+  tip.replaceChildren(when, ...rows);
   tip.hidden = false;
   const x = Math.min(event.clientX + 14, innerWidth - tip.offsetWidth - 8);
   const y = Math.min(event.clientY + 14, innerHeight - tip.offsetHeight - 8);
@@ -634,8 +908,8 @@ function hover(chart, event) {
 
 /** @param {Chart} chart */
 function unhover(chart) {
-  if (chart.view !== null) {
-    chart.view.cursor.setAttribute("visibility", "hidden");
+  for (const view of chart.views) {
+    view.cursor.setAttribute("visibility", "hidden");
   }
   $("tip").hidden = true;
 }
@@ -652,10 +926,21 @@ async function refreshChart(chart, from, to) {
     to: String(to),
     limit: String(MAX_SERIES),
   });
+  const last = new URLSearchParams({
+    match: chart.pattern,
+    limit: String(MAX_SERIES),
+  });
   try {
-    /** @type {Query} */
-    const data = await api("/api/query?" + query);
+    /** @type {[Query, Query]} */
+    const [data, latest] = await Promise.all([
+      api("/api/query?" + query),
+      api("/api/last?" + last),
+    ]);
     chart.data = data;
+    chart.latest = new Map();
+    for (const { key, points } of latest.series) {
+      if (points[0] !== undefined) chart.latest.set(key, points[0]);
+    }
     chart.from = from;
     chart.to = to;
     chart.element.dataset.from = String(from);
