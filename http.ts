@@ -39,7 +39,7 @@
  */
 
 import denoConfig from "./deno.json" with { type: "json" };
-import { DASHBOARD_HTML } from "./_dashboard.ts";
+import { DASHBOARD_HTML } from "./http/_dashboard.ts";
 import { concat } from "./_concat.ts";
 import { describe } from "./_describe.ts";
 import {

@@ -695,3 +695,137 @@ Deno.test({
     deepEqual(browser.errors, [], "the page logged no errors");
   },
 });
+
+/** The value texts of the legend of `pattern`'s chart, and their units. */
+function legendUnits(browser: Browser, pattern: string): Promise<string[]> {
+  const selector = `.chart[data-pattern="${pattern}"] .legend li[data-key]`;
+  return browser.evaluate<string[]>(
+    `[...document.querySelectorAll(${
+      JSON.stringify(selector)
+    })].map((item) => item.querySelector(".unit").textContent)`,
+  );
+}
+
+/** Each panel of `pattern`'s chart: its unit, lines and value labels. */
+function panels(
+  browser: Browser,
+  pattern: string,
+): Promise<{ unit: string; keys: string[]; labels: string[] }[]> {
+  const selector = `.chart[data-pattern="${pattern}"] svg.plot`;
+  return browser.evaluate(
+    `[...document.querySelectorAll(${JSON.stringify(selector)})].map((svg) => ({
+      unit: svg.dataset.unit,
+      keys: [...svg.querySelectorAll("path.line")].map((path) => path.dataset.key),
+      labels: [...svg.querySelectorAll('text[text-anchor="end"]')]
+        .map((text) => text.textContent),
+    }))`,
+  );
+}
+
+async function exactLegend(browser: Browser, store: Store): Promise<void> {
+  // Two samples in the last 2 min step of a day: the line ends on their
+  // average, the legend on the latest of them.
+  const step = Math.floor((Math.floor(Date.now() / 1000) - 2) / 120) * 120;
+  store.put("exact.count", 12345.678901, step);
+  store.put("exact.memory", 1280719872, step);
+  store.put("exact.memory", 1280720896, step + 1);
+  await browser.evaluate(`location.hash = "#range=24h&p=exact.*"`);
+  await browser.waitFor(
+    `document.querySelectorAll('.chart[data-pattern="exact.*"] .legend li[data-key]').length === 2`,
+    "the legend of exact.*",
+  );
+  const exact = chart(await browser.evaluate(CHARTS_JS), "exact.*");
+  equal(exact.step, "120");
+  deepEqual(exact.legend, [
+    { key: "exact.count", value: "12,345.678901" },
+    { key: "exact.memory", value: "1,280,720,896" },
+  ]);
+  deepEqual(await legendUnits(browser, "exact.*"), ["", " B"]);
+}
+
+async function panelsByUnit(browser: Browser, store: Store): Promise<void> {
+  const at = Math.floor(Date.now() / 1000) - 60;
+  const samples: [string, number, number][] = [
+    ["mix.a.cpu", 42, 43.5],
+    ["mix.disk.root", 80, 81],
+    ["mix.a.memory", 1610612736, 1600000000],
+    ["mix.a.large", 1e6, 1.1e6],
+    ["mix.a.small", 2, 3],
+  ];
+  for (const [key, first, second] of samples) {
+    store.put(key, first, at);
+    store.put(key, second, at + 30);
+  }
+  await browser.evaluate(`location.hash = "#range=15m&p=mix.*.*"`);
+  await browser.waitFor(
+    `document.querySelectorAll('.chart[data-pattern="mix.*.*"] path.line').length === 5`,
+    "the lines of mix.*.*",
+  );
+  const drawn = await panels(browser, "mix.*.*");
+  deepEqual(drawn.map(({ unit, keys }) => ({ unit, keys })), [
+    { unit: "%", keys: ["mix.a.cpu", "mix.disk.root"] },
+    { unit: "B", keys: ["mix.a.memory"] },
+    { unit: "", keys: ["mix.a.large"] },
+    { unit: "", keys: ["mix.a.small"] },
+  ]);
+  const forms = [
+    /^\d+%$/,
+    /^\d+(\.\d+)? GiB$/,
+    /^\d+(\.\d+)?[kM]$/,
+    /^\d+(\.\d+)?$/,
+  ];
+  drawn.forEach(({ unit, labels }, i) => {
+    assert(labels.length >= 2, `${unit}: ${labels}`);
+    for (const label of labels) {
+      assert(forms[i].test(label), `${label} on the axis of ${unit}`);
+    }
+  });
+}
+
+async function noMatch(browser: Browser): Promise<void> {
+  await browser.evaluate(`location.hash = "#range=15m&p=nothing.here"`);
+  const selector = '.chart[data-pattern="nothing.here"]';
+  await browser.waitFor(
+    `document.querySelector(${JSON.stringify(selector)}).dataset.from`,
+    "the chart of nothing.here drawn",
+  );
+  const texts = await browser.evaluate<string[]>(
+    `[...document.querySelectorAll(${
+      JSON.stringify(selector + " svg text")
+    })].map((text) => text.textContent)`,
+  );
+  assert(texts.includes("No series match this pattern"), texts.join("|"));
+  deepEqual(chart(await browser.evaluate(CHARTS_JS), "nothing.here").lines, []);
+}
+
+Deno.test({
+  name:
+    "`GET /` dashboard shows values exactly, by unit, and misses in Chromium",
+  ignore: !HAVE_CHROMIUM,
+  async fn(t) {
+    const store = new Store();
+    await using server = serveHttp({ hostname: HOST, port: 0, store });
+    await using browser = await Browser.launch();
+    await browser.command("Page.navigate", {
+      url: `http://${HOST}:${server.addr.port}/#range=15m`,
+    });
+    await browser.waitFor(
+      "Number(document.body.dataset.refreshes) > 0",
+      "the first refresh",
+    );
+    await t.step(
+      "the legend shows each latest sample exactly, with its unit",
+      () => exactLegend(browser, store),
+    );
+    await t.step(
+      "series of other units or magnitudes get panels of their own",
+      () => panelsByUnit(browser, store),
+    );
+    await t.step(
+      "a pattern that matches nothing says so in its chart",
+      () => noMatch(browser),
+    );
+    await browser.command("Page.navigate", { url: "about:blank" });
+    deepEqual(browser.errors, [], "the page logged no errors");
+  },
+});
