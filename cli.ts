@@ -34,9 +34,9 @@
  * @module
  */
 
-import { Agent, DEFAULT_BUFFER, DEFAULT_EVERY } from "./agent.ts";
+import { Agent, DEFAULT_BUFFER, DEFAULT_EVERY } from "./agent/agent.ts";
 import { Client, ClientError, type Samples } from "./client.ts";
-import { hostPrefix } from "./host.ts";
+import { hostPrefix } from "./agent/host.ts";
 import {
   type Format,
   renderDeleted,
@@ -44,12 +44,12 @@ import {
   renderPong,
   renderSamples,
   renderStats,
-} from "./_output.ts";
-import { type Aggregation, AGGREGATIONS } from "./query.ts";
+} from "./cli/output.ts";
+import { type Aggregation, AGGREGATIONS } from "./store/query.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "./server.ts";
 import { isKey } from "./store.ts";
-import { parseDuration } from "./_units.ts";
-import { describe } from "./_describe.ts";
+import { parseDuration } from "./internal/units.ts";
+import { describe } from "./internal/describe.ts";
 
 export {
   Agent,
@@ -57,7 +57,7 @@ export {
   type Collector,
   DEFAULT_BUFFER,
   DEFAULT_EVERY,
-} from "./agent.ts";
+} from "./agent/agent.ts";
 export {
   type DiskSpace,
   HostCollector,
@@ -66,7 +66,7 @@ export {
   type HostSource,
   keySegment,
   type Sample,
-} from "./host.ts";
+} from "./agent/host.ts";
 
 /** The default of `--timeout`: 10 seconds. */
 const DEFAULT_TIMEOUT = 10_000;

@@ -21,15 +21,15 @@
  * @module
  */
 
-import { describe } from "./_describe.ts";
-import { writeAll } from "./_write_all.ts";
+import { describe } from "./internal/describe.ts";
+import { writeAll } from "./internal/write_all.ts";
 import {
   findAnswerEnd,
   formatValue,
   KeyDecoder,
   parseSampleLine,
 } from "./protocol.ts";
-import { type Aggregation, AGGREGATIONS } from "./query.ts";
+import { type Aggregation, AGGREGATIONS } from "./store/query.ts";
 import { isKey } from "./store.ts";
 
 /** Options of {@linkcode Client}. */

@@ -40,25 +40,25 @@
 
 import denoConfig from "./deno.json" with { type: "json" };
 import { DASHBOARD_HTML } from "./http/_dashboard.ts";
-import { concat } from "./_concat.ts";
-import { describe } from "./_describe.ts";
+import { concat } from "./internal/concat.ts";
+import { describe } from "./internal/describe.ts";
 import {
   EXPOSITION_CONTENT_TYPE,
   figureFamilies,
   formatExposition,
   type MetricFamily,
-} from "./_exposition.ts";
-import { parsePutBody } from "./_put_body.ts";
-import { nextTurn } from "./_turns.ts";
+} from "./http/exposition.ts";
+import { parsePutBody } from "./http/put_body.ts";
+import { nextTurn } from "./internal/turns.ts";
 import type { Journal } from "./persist/journal.ts";
-import { Pattern } from "./pattern.ts";
+import { Pattern } from "./store/pattern.ts";
 import {
   type Aggregation,
   AGGREGATIONS,
   bucketStart,
   Query,
   type QueryOptions,
-} from "./query.ts";
+} from "./store/query.ts";
 import { type Series, Store } from "./store.ts";
 
 /** Where the HTTP server listens unless told otherwise: loopback only. */

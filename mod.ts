@@ -58,7 +58,7 @@ export {
   type ServeHttpOptions,
 } from "./http.ts";
 export { isKey, Series, Store, type StoreStats } from "./store.ts";
-export { isPattern, Pattern, type Segment } from "./pattern.ts";
+export { isPattern, Pattern, type Segment } from "./store/pattern.ts";
 export {
   type Aggregation,
   AGGREGATIONS,
@@ -66,7 +66,7 @@ export {
   Query,
   type QueryOptions,
   type RowSink,
-} from "./query.ts";
+} from "./store/query.ts";
 export { formatValue } from "./protocol.ts";
 export {
   type DamagedBytes,

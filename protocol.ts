@@ -18,8 +18,8 @@
  * @module
  */
 
-import { Pattern } from "./pattern.ts";
-import { type Aggregation, AGGREGATIONS } from "./query.ts";
+import { Pattern } from "./store/pattern.ts";
+import { type Aggregation, AGGREGATIONS } from "./store/query.ts";
 import { isKey } from "./store.ts";
 
 /** A request as the server understands it. */

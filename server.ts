@@ -25,14 +25,14 @@
  */
 
 import { parseArgs } from "node:util";
-import { describe } from "./_describe.ts";
-import { DEFAULT_MAX_LINE_LENGTH } from "./_lines.ts";
-import { RenderCache } from "./_render_cache.ts";
-import { serveSession, type SessionState } from "./_session.ts";
-import { Counters } from "./_stats.ts";
-import { EventLoopTurns } from "./_turns.ts";
-import { parseDuration, parseSize } from "./_units.ts";
-import { writeAll } from "./_write_all.ts";
+import { describe } from "./internal/describe.ts";
+import { DEFAULT_MAX_LINE_LENGTH } from "./server/lines.ts";
+import { RenderCache } from "./server/render_cache.ts";
+import { serveSession, type SessionState } from "./server/session.ts";
+import { Counters } from "./server/counters.ts";
+import { EventLoopTurns } from "./internal/turns.ts";
+import { parseDuration, parseSize } from "./internal/units.ts";
+import { writeAll } from "./internal/write_all.ts";
 import { acceptConnections, descriptorLimit } from "./server/accept.ts";
 import { DEFAULT_HTTP_HOSTNAME, DEFAULT_HTTP_PORT, serveHttp } from "./http.ts";
 import { FSYNC_POLICIES, type FsyncPolicy } from "./persist/journal.ts";

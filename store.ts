@@ -22,7 +22,7 @@
  * @module
  */
 
-import type { Pattern, Segment } from "./pattern.ts";
+import type { Pattern, Segment } from "./store/pattern.ts";
 
 // Samples per chunk. Series grow by whole chunks rather than by copying one
 // ever larger array: copies leave garbage behind that the allocator keeps

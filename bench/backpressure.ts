@@ -17,7 +17,7 @@ import { readMemory, resetPeakRss, type Server } from "./process.ts";
 import { formatCount, formatMiB, formatMs, table } from "./report.ts";
 import { keyName } from "./requests.ts";
 import { GET_PREFIX } from "./throughput.ts";
-import { writeAll } from "../_write_all.ts";
+import { writeAll } from "../internal/write_all.ts";
 
 const FLOOD_MS = 3000;
 const PING_INTERVAL_MS = 20;

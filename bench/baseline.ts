@@ -15,7 +15,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { writeAll } from "../_write_all.ts";
+import { writeAll } from "../internal/write_all.ts";
 
 const HOSTNAME = "127.0.0.1";
 const NEWLINE = 0x0a;

@@ -11,7 +11,7 @@
  */
 
 import { AnswerWriter } from "../protocol.ts";
-import { Query } from "../query.ts";
+import { Query } from "../store/query.ts";
 import { Store } from "../store.ts";
 import { rng } from "./random.ts";
 import { formatCount, table } from "./report.ts";

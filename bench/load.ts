@@ -28,7 +28,7 @@ import { AnswerScanner } from "./answers.ts";
 import { Histogram } from "./histogram.ts";
 import { runScript, type Server } from "./process.ts";
 import { RequestSource, type Workload } from "./requests.ts";
-import { writeAll } from "../_write_all.ts";
+import { writeAll } from "../internal/write_all.ts";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const READ_BUFFER_BYTES = 256 * 1024;

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { writeAll } from "../_write_all.ts";
+import { writeAll } from "../internal/write_all.ts";
 import { runLoad } from "./load.ts";
 import { readMemory, type Server } from "./process.ts";
 import { formatCount, formatMiB, table } from "./report.ts";

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { writeAll } from "../_write_all.ts";
+import { writeAll } from "../internal/write_all.ts";
 import { AnswerScanner } from "./answers.ts";
 import { type Server, startServer } from "./process.ts";
 import { formatCount, formatMs, median, table } from "./report.ts";

@@ -45,8 +45,8 @@ import {
 } from "./process.ts";
 import { rng } from "./random.ts";
 import { formatCount, formatMiB, formatMs, table } from "./report.ts";
-import { concat } from "../_concat.ts";
-import { writeAll } from "../_write_all.ts";
+import { concat } from "../internal/concat.ts";
+import { writeAll } from "../internal/write_all.ts";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const PULSE = fileURLToPath(new URL("../server.ts", import.meta.url));

@@ -13,7 +13,7 @@
 import { AnswerScanner } from "./answers.ts";
 import { readMemory, resetPeakRss, type Server } from "./process.ts";
 import { formatCount, formatMiB, formatMs, table } from "./report.ts";
-import { writeAll } from "../_write_all.ts";
+import { writeAll } from "../internal/write_all.ts";
 
 const READ_BUFFER_BYTES = 1024 * 1024;
 /** An answer's `ok` line and its closing empty line. */

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { writeAll } from "../_write_all.ts";
+import { writeAll } from "../internal/write_all.ts";
 
 /** The suffix of the files that hold damaged bytes. */
 export const DAMAGED_SUFFIX = ".damaged";

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { writeAll } from "../_write_all.ts";
+import { writeAll } from "../internal/write_all.ts";
 import {
   encodeString,
   ENTRY_BASE,

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { writeAll } from "../_write_all.ts";
+import { writeAll } from "../internal/write_all.ts";
 import { RequestParser } from "../protocol.ts";
 import type { Store } from "../store.ts";
 import {

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { writeAll } from "../_write_all.ts";
+import { writeAll } from "../internal/write_all.ts";
 import { Store } from "../store.ts";
 import { setAside } from "./_damaged.ts";
 import { type FsyncPolicy, Journal } from "./journal.ts";

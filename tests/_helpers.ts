@@ -11,7 +11,7 @@
  */
 
 import { rng } from "../bench/random.ts";
-import type { Aggregation } from "../query.ts";
+import type { Aggregation } from "../store/query.ts";
 
 // The benchmarks' generator: it is not code under test.
 export { rng };

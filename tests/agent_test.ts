@@ -4,7 +4,7 @@ import {
   strictEqual as equal,
   throws,
 } from "node:assert/strict";
-import { Agent, type Collector } from "../agent.ts";
+import { Agent, type Collector } from "../agent/agent.ts";
 import { Client } from "../client.ts";
 import {
   type DiskSpace,
@@ -13,7 +13,7 @@ import {
   type HostSource,
   keySegment,
   type Sample,
-} from "../host.ts";
+} from "../agent/host.ts";
 import { serve, type Server } from "../server.ts";
 import { Store } from "../store.ts";
 import { delay, HOST, ServerProcess, within } from "./_helpers.ts";

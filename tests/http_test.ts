@@ -8,7 +8,7 @@ import {
 import { serveHttp, type ServeHttpOptions } from "../http.ts";
 import type { Journal } from "../persist/journal.ts";
 import { openStorage } from "../persist/storage.ts";
-import { AGGREGATIONS } from "../query.ts";
+import { AGGREGATIONS } from "../store/query.ts";
 import { serve } from "../server.ts";
 import { Store } from "../store.ts";
 import {

@@ -8,7 +8,7 @@ import {
   DEFAULT_MAX_LINE_LENGTH,
   readLines,
   type ReadLinesOptions,
-} from "../_lines.ts";
+} from "../server/lines.ts";
 import { bytes, concat, decoder, randomInt, rng } from "./_helpers.ts";
 
 /** A line as the tests see it: its text, or `null` when it was over-long. */

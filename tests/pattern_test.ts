@@ -4,7 +4,7 @@ import {
   strictEqual as equal,
   throws,
 } from "node:assert/strict";
-import { isPattern, Pattern } from "../pattern.ts";
+import { isPattern, Pattern } from "../store/pattern.ts";
 import { Store } from "../store.ts";
 import { randomInt, rng } from "./_helpers.ts";
 

@@ -11,7 +11,7 @@ import {
   bucketStart,
   Query,
   type QueryOptions,
-} from "../query.ts";
+} from "../store/query.ts";
 import { serve } from "../server.ts";
 import { Store } from "../store.ts";
 import {

@@ -7,7 +7,7 @@
 
 import { strictEqual } from "node:assert/strict";
 import { serve, Store } from "../mod.ts";
-import { RenderCache } from "../_render_cache.ts";
+import { RenderCache } from "../server/render_cache.ts";
 import { exchange } from "./_helpers.ts";
 
 Deno.test("RenderCache.get() returns lines only while the series is unchanged", () => {

@@ -26,7 +26,7 @@
  * @module
  */
 
-import type { Series } from "./store.ts";
+import type { Series } from "../store.ts";
 
 /** How the samples of a bucket are rolled up into one value. */
 export type Aggregation = "avg" | "min" | "max" | "sum" | "count" | "last";

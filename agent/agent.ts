@@ -32,9 +32,9 @@
  * @module
  */
 
-import type { Client } from "./client.ts";
+import type { Client } from "../client.ts";
 import { HostCollector, hostPrefix, type Sample } from "./host.ts";
-import { isKey } from "./store.ts";
+import { isKey } from "../store.ts";
 
 /** The default of {@linkcode AgentOptions.every}: 10 seconds. */
 export const DEFAULT_EVERY = 10_000;

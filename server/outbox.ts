@@ -9,8 +9,8 @@
  * @module
  */
 
-import { concat } from "./_concat.ts";
-import { type ByteWriter, writeAll } from "./_write_all.ts";
+import { concat } from "../internal/concat.ts";
+import { type ByteWriter, writeAll } from "../internal/write_all.ts";
 
 /** Thrown when a client holds more unread answers than allowed. */
 export class OutputOverflow extends RangeError {

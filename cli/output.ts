@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { Samples } from "./client.ts";
-import { formatValue } from "./protocol.ts";
+import type { Samples } from "../client.ts";
+import { formatValue } from "../protocol.ts";
 
 /** An output format of the command line. */
 export type Format = "table" | "plain" | "json" | "csv";

@@ -31,7 +31,7 @@
  */
 
 import { statfs } from "node:fs";
-import { describe } from "./_describe.ts";
+import { describe } from "../internal/describe.ts";
 
 /** One sample to send: a series' name, a value and a time in Unix seconds. */
 export interface Sample {

@@ -13,22 +13,22 @@
  * @module
  */
 
-import { describe } from "./_describe.ts";
-import { type LineBatch, readLines } from "./_lines.ts";
-import { type EventLoopTurns, nextTurn } from "./_turns.ts";
-import { Outbox } from "./_outbox.ts";
-import { MAX_CACHED_SAMPLES, type RenderCache } from "./_render_cache.ts";
-import type { Counters } from "./_stats.ts";
-import type { Journal } from "./persist/journal.ts";
+import { describe } from "../internal/describe.ts";
+import { type LineBatch, readLines } from "./lines.ts";
+import { type EventLoopTurns, nextTurn } from "../internal/turns.ts";
+import { Outbox } from "./outbox.ts";
+import { MAX_CACHED_SAMPLES, type RenderCache } from "./render_cache.ts";
+import type { Counters } from "./counters.ts";
+import type { Journal } from "../persist/journal.ts";
 import {
   AnswerWriter,
   OK_LENGTH,
   type Request,
   type RequestParser,
   WRONG_COMMAND,
-} from "./protocol.ts";
-import { Query } from "./query.ts";
-import type { Store } from "./store.ts";
+} from "../protocol.ts";
+import { Query } from "../store/query.ts";
+import type { Store } from "../store.ts";
 
 /** What all sessions share. */
 export interface SessionContext {

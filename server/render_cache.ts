@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Series } from "./store.ts";
+import type { Series } from "../store.ts";
 
 /** Series longer than this are always formatted afresh. */
 export const MAX_CACHED_SAMPLES = 2048;
