@@ -47,7 +47,7 @@ import {
 } from "./cli/output.ts";
 import { type Aggregation, AGGREGATIONS } from "./store/query.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "./server.ts";
-import { isKey } from "./store.ts";
+import { isKey } from "./protocol/grammar.ts";
 import { parseDuration } from "./internal/units.ts";
 import { describe } from "./internal/describe.ts";
 

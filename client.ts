@@ -23,14 +23,10 @@
 
 import { describe } from "./internal/describe.ts";
 import { writeAll } from "./internal/write_all.ts";
-import {
-  findAnswerEnd,
-  formatValue,
-  KeyDecoder,
-  parseSampleLine,
-} from "./protocol.ts";
+import { findAnswerEnd, SampleLineReader } from "./protocol/answer_reader.ts";
+import { formatValue } from "./protocol/format_value.ts";
 import { type Aggregation, AGGREGATIONS } from "./store/query.ts";
-import { isKey } from "./store.ts";
+import { isKey } from "./protocol/grammar.ts";
 
 /** Options of {@linkcode Client}. */
 export interface ClientOptions {
@@ -195,7 +191,7 @@ export class Client implements AsyncDisposable {
   #reading: Promise<void> | undefined;
   #outbox: string[] = [];
   #flushing: Promise<void> | undefined;
-  #keys = new KeyDecoder();
+  #lines = new SampleLineReader();
 
   /**
    * Creates a client; it connects on first use.
@@ -364,9 +360,9 @@ export class Client implements AsyncDisposable {
     const lines = await this.#call(request);
     const samples: Samples = {};
     for (const line of lines) {
-      const sample = parseSampleLine(line, 0, line.length, this.#keys);
+      const sample = this.#lines.read(line, 0, line.length);
       if (sample === undefined) throw this.#malformed(command, [line]);
-      const [key, timestamp, value] = sample;
+      const [key, value, timestamp] = sample;
       (samples[key] ??= []).push([timestamp, value]);
     }
     for (const list of Object.values(samples)) {

@@ -67,7 +67,7 @@ export {
   type QueryOptions,
   type RowSink,
 } from "./store/query.ts";
-export { formatValue } from "./protocol.ts";
+export { formatValue } from "./protocol/format_value.ts";
 export {
   type DamagedBytes,
   DEFAULT_COMPACT_BYTES,

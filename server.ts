@@ -37,7 +37,7 @@ import { acceptConnections, descriptorLimit } from "./server/accept.ts";
 import { DEFAULT_HTTP_HOSTNAME, DEFAULT_HTTP_PORT, serveHttp } from "./http.ts";
 import { FSYNC_POLICIES, type FsyncPolicy } from "./persist/journal.ts";
 import { openStorage, type Storage } from "./persist/storage.ts";
-import { RequestParser } from "./protocol.ts";
+import { RequestParser } from "./protocol/request.ts";
 import { Store } from "./store.ts";
 
 /** The course's address: where the server listens unless told otherwise. */

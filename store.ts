@@ -22,6 +22,7 @@
  * @module
  */
 
+import { isKey } from "./protocol/grammar.ts";
 import type { Pattern, Segment } from "./store/pattern.ts";
 
 // Samples per chunk. Series grow by whole chunks rather than by copying one
@@ -568,13 +569,4 @@ export class Store {
   }
 }
 
-/**
- * Whether `key` can name a series: not empty, and free of the whitespace that
- * separates tokens on the wire.
- *
- * @param key A candidate name.
- * @returns Whether it is valid.
- */
-export function isKey(key: string): boolean {
-  return key.length > 0 && !/[\s]/.test(key);
-}
+export { isKey };

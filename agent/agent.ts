@@ -34,7 +34,7 @@
 
 import type { Client } from "../client.ts";
 import { HostCollector, hostPrefix, type Sample } from "./host.ts";
-import { isKey } from "../store.ts";
+import { isKey } from "../protocol/grammar.ts";
 
 /** The default of {@linkcode AgentOptions.every}: 10 seconds. */
 export const DEFAULT_EVERY = 10_000;

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { AnswerWriter } from "../protocol.ts";
+import { AnswerWriter } from "../protocol/answer_writer.ts";
 import { Query } from "../store/query.ts";
 import { Store } from "../store.ts";
 import { rng } from "./random.ts";

@@ -6,7 +6,7 @@
  */
 
 import type { Samples } from "../client.ts";
-import { formatValue } from "../protocol.ts";
+import { formatValue } from "../protocol/format_value.ts";
 
 /** An output format of the command line. */
 export type Format = "table" | "plain" | "json" | "csv";

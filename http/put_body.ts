@@ -10,7 +10,7 @@
  * @module
  */
 
-import { isKey } from "../store.ts";
+import { isKey } from "../protocol/grammar.ts";
 
 /** The samples of a body, as columns. */
 export interface PutBatch {

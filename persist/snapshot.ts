@@ -12,7 +12,7 @@
  */
 
 import { writeAll } from "../internal/write_all.ts";
-import { RequestParser } from "../protocol.ts";
+import { RequestParser } from "../protocol/request.ts";
 import type { Store } from "../store.ts";
 import {
   ENTRY_BASE,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Request } from "../protocol.ts";
+import type { Request } from "../protocol/request.ts";
 
 /** Counters of one server. */
 export class Counters {

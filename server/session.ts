@@ -20,13 +20,12 @@ import { Outbox } from "./outbox.ts";
 import { MAX_CACHED_SAMPLES, type RenderCache } from "./render_cache.ts";
 import type { Counters } from "./counters.ts";
 import type { Journal } from "../persist/journal.ts";
+import { AnswerWriter, OK_LENGTH } from "../protocol/answer_writer.ts";
 import {
-  AnswerWriter,
-  OK_LENGTH,
   type Request,
   type RequestParser,
   WRONG_COMMAND,
-} from "../protocol.ts";
+} from "../protocol/request.ts";
 import { Query } from "../store/query.ts";
 import type { Store } from "../store.ts";
 

@@ -3,7 +3,7 @@ import {
   rejects,
   strictEqual as equal,
 } from "node:assert/strict";
-import { formatValue } from "../protocol.ts";
+import { formatValue } from "../protocol/format_value.ts";
 import {
   decoder,
   delay,

@@ -3,16 +3,15 @@ import {
   ok as assert,
   strictEqual as equal,
 } from "node:assert/strict";
+import { AnswerWriter } from "../protocol/answer_writer.ts";
+import { findAnswerEnd, SampleLineReader } from "../protocol/answer_reader.ts";
+import { formatValue } from "../protocol/format_value.ts";
+import { KeyDecoder } from "../protocol/key_decoder.ts";
 import {
-  AnswerWriter,
-  findAnswerEnd,
-  formatValue,
-  KeyDecoder,
-  parseSampleLine,
   type Request,
   RequestParser,
   WRONG_COMMAND,
-} from "../protocol.ts";
+} from "../protocol/request.ts";
 import { bytes, concat, decoder, randomInt, rng } from "./_helpers.ts";
 
 const INVALID: Request = { command: "invalid", message: WRONG_COMMAND };
@@ -704,16 +703,16 @@ Deno.test("findAnswerEnd() finds the end of the first complete answer", () => {
   equal(findAnswerEnd(stale, 0, 6), 6);
 });
 
-Deno.test("parseSampleLine() reads `key value timestamp`", () => {
-  const keys = new KeyDecoder();
+Deno.test("SampleLineReader.read() reads `key value timestamp`", () => {
+  const reader = new SampleLineReader();
   const sample = (line: string) => {
     const b = bytes(`>${line}<`);
-    return parseSampleLine(b, 1, b.length - 1, keys);
+    return reader.read(b, 1, b.length - 1);
   };
-  deepEqual(sample("palm.cpu 0.5 1150864247"), ["palm.cpu", 1150864247, 0.5]);
-  deepEqual(sample("k 1e+16 -3"), ["k", -3, 1e16]);
-  deepEqual(sample("k -0.0 0"), ["k", 0, -0]);
-  deepEqual(sample("temp.°C 1e-05 7"), ["temp.°C", 7, 1e-5]);
+  deepEqual(sample("palm.cpu 0.5 1150864247"), ["palm.cpu", 0.5, 1150864247]);
+  deepEqual(sample("k 1e+16 -3"), ["k", 1e16, -3]);
+  deepEqual(sample("k -0.0 0"), ["k", -0, 0]);
+  deepEqual(sample("temp.°C 1e-05 7"), ["temp.°C", 1e-5, 7]);
   for (
     const bad of [
       "",

@@ -4,7 +4,7 @@ import {
   rejects,
   strictEqual as equal,
 } from "node:assert/strict";
-import { formatValue } from "../protocol.ts";
+import { formatValue } from "../protocol/format_value.ts";
 import { serve } from "../server.ts";
 import { Store } from "../store.ts";
 import {

@@ -1,0 +1,284 @@
+/**
+ * Requests: what a client may ask, and the parser that reads request lines
+ * from bytes. Keys, values and timestamps follow the one grammar of
+ * `grammar.ts`; see docs/PROTOCOL.md for every command.
+ *
+ * @module
+ */
+
+import { Pattern } from "../store/pattern.ts";
+import { type Aggregation, AGGREGATIONS } from "../store/query.ts";
+import { latin1, LineTokens, parseDecimal, parseTimestamp } from "./grammar.ts";
+import { KeyDecoder } from "./key_decoder.ts";
+
+/** A request as the server understands it. */
+export type Request =
+  | PutRequest
+  | GetRequest
+  | PatternRequest
+  | QueryRequest
+  | AuthRequest
+  | SimpleRequest
+  | InvalidRequest;
+
+/** `put <key> <value> <timestamp>`: store one sample. */
+export interface PutRequest {
+  /** The command's name. */
+  command: "put";
+  /** The series' name. */
+  key: string;
+  /** The sample's value, a finite number. */
+  value: number;
+  /** The sample's time in Unix seconds, a safe integer. */
+  timestamp: number;
+}
+
+/** `get <key>` or `get *`: read a series or all of them. */
+export interface GetRequest {
+  /** The command's name. */
+  command: "get";
+  /** The series' name, or `*` for every series. */
+  key: string;
+}
+
+/**
+ * `last <pattern>`, `keys <pattern>` or `delete <pattern>`: the latest
+ * sample, the names, or the removal of the matching series.
+ */
+export interface PatternRequest {
+  /** The command's name. */
+  command: "last" | "keys" | "delete";
+  /** Which series. */
+  pattern: Pattern;
+}
+
+/** `query <pattern> <from> <to> [<step> <aggregation>]`. */
+export interface QueryRequest {
+  /** The command's name. */
+  command: "query";
+  /** Which series. */
+  pattern: Pattern;
+  /** The earliest timestamp wanted. */
+  from: number;
+  /** The latest timestamp wanted. */
+  to: number;
+  /** Bucket width in seconds, for a roll-up. */
+  step: number | undefined;
+  /** How buckets are rolled up. */
+  aggregation: Aggregation | undefined;
+}
+
+/** `auth <token>`: log in on a server that asks for a token. */
+export interface AuthRequest {
+  /** The command's name. */
+  command: "auth";
+  /** The token's bytes. */
+  token: Uint8Array;
+}
+
+/** `ping` (a health check) or `stats` (the server's figures). */
+export interface SimpleRequest {
+  /** The command's name. */
+  command: "ping" | "stats";
+}
+
+/** A line that is not a valid request, answered by an error. */
+export interface InvalidRequest {
+  /** Marks the line as invalid. */
+  command: "invalid";
+  /** What the error answer says. */
+  message: string;
+}
+
+/** The error message of the course protocol for every bad request. */
+export const WRONG_COMMAND = "wrong command";
+
+const INVALID: InvalidRequest = { command: "invalid", message: WRONG_COMMAND };
+const AUTHENTICATION_REQUIRED: InvalidRequest = {
+  command: "invalid",
+  message: "authentication required",
+};
+const PING: SimpleRequest = { command: "ping" };
+const STATS: SimpleRequest = { command: "stats" };
+
+function invalid(message: string): InvalidRequest {
+  return { command: "invalid", message };
+}
+
+const LENIENT_UTF8 = new TextDecoder();
+
+/**
+ * Turns request lines into requests. Each parser keeps a cache of decoded
+ * keys, and reuses one object for every `put` and one for every `get` it
+ * returns: read a request before parsing the next line.
+ */
+export class RequestParser {
+  #keys = new KeyDecoder();
+  #tokens = new LineTokens();
+  #offsets = this.#tokens.offsets;
+  #put: PutRequest = { command: "put", key: "", value: 0.5, timestamp: 0.5 };
+  #get: GetRequest = { command: "get", key: "" };
+
+  /**
+   * Parses one request line (without its `\n`).
+   *
+   * @param bytes The bytes holding the line.
+   * @param start Where the line starts.
+   * @param end Where it ends, exclusive.
+   * @returns The request, or `undefined` for a line of only whitespace,
+   * which gets no answer.
+   */
+  parse(bytes: Uint8Array, start: number, end: number): Request | undefined {
+    const count = this.#tokens.split(bytes, start, end);
+    if (count === 0) return undefined;
+    if (this.#tokens.is(bytes, 0, "put")) {
+      if (count !== 4) return INVALID;
+      const value = parseDecimal(bytes, this.#offsets[4], this.#offsets[5]);
+      if (value !== value) return INVALID;
+      const timestamp = parseTimestamp(
+        bytes,
+        this.#offsets[6],
+        this.#offsets[7],
+      );
+      if (timestamp !== timestamp) return INVALID;
+      const key = this.#keys.decode(bytes, this.#offsets[2], this.#offsets[3]);
+      if (key === undefined) return INVALID;
+      // Reused: puts and gets are the hot path, and fresh objects (holding
+      // two doubles, for a put) are most of their garbage.
+      const put = this.#put;
+      put.key = key;
+      put.value = value;
+      put.timestamp = timestamp;
+      return put;
+    }
+    if (this.#tokens.is(bytes, 0, "get")) {
+      if (count !== 2) return INVALID;
+      const key = this.#keys.decode(bytes, this.#offsets[2], this.#offsets[3]);
+      if (key === undefined) return INVALID;
+      this.#get.key = key;
+      return this.#get;
+    }
+    return this.#parseExtension(bytes, count);
+  }
+
+  /**
+   * Parses one line from a client that has not logged in yet. Such a line is
+   * never parsed further than its first word: nothing but `auth` is run, so
+   * an anonymous client cannot make the server decode keys or compile
+   * patterns.
+   *
+   * @param bytes The bytes holding the line.
+   * @param start Where the line starts.
+   * @param end Where it ends, exclusive.
+   * @returns An `auth` request, an error asking to log in, or `undefined`
+   * for a blank line.
+   */
+  parseBeforeAuth(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+  ): Request | undefined {
+    const count = this.#tokens.split(bytes, start, end);
+    if (count === 0) return undefined;
+    if (!this.#tokens.is(bytes, 0, "auth")) return AUTHENTICATION_REQUIRED;
+    if (count !== 2) return invalid("auth takes a token");
+    return {
+      command: "auth",
+      token: bytes.slice(this.#offsets[2], this.#offsets[3]),
+    };
+  }
+
+  /** The commands beyond the course's: their errors say what is wrong. */
+  #parseExtension(bytes: Uint8Array, count: number): Request {
+    const command = latin1(bytes, this.#offsets[0], this.#offsets[1]);
+    switch (command) {
+      case "ping":
+        return count === 1 ? PING : INVALID;
+      case "stats":
+        return count === 1 ? STATS : invalid("stats takes no arguments");
+      case "auth":
+        if (count !== 2) return invalid("auth takes a token");
+        return {
+          command,
+          token: bytes.slice(this.#offsets[2], this.#offsets[3]),
+        };
+      case "last":
+      case "keys":
+      case "delete": {
+        if (count !== 2) return invalid(`${command} takes a key or pattern`);
+        const pattern = this.#pattern(bytes, 1);
+        return pattern instanceof Pattern ? { command, pattern } : pattern;
+      }
+      case "query": {
+        if (count !== 4 && count !== 6) {
+          return invalid(
+            "query takes a key or pattern, from and to, and optionally step and aggregation",
+          );
+        }
+        const pattern = this.#pattern(bytes, 1);
+        if (!(pattern instanceof Pattern)) return pattern;
+        const from = parseTimestamp(bytes, this.#offsets[4], this.#offsets[5]);
+        if (from !== from) {
+          return invalid(`invalid from: ${this.#text(bytes, 2)}`);
+        }
+        const to = parseTimestamp(bytes, this.#offsets[6], this.#offsets[7]);
+        if (to !== to) return invalid(`invalid to: ${this.#text(bytes, 3)}`);
+        if (count === 4) {
+          return {
+            command,
+            pattern,
+            from,
+            to,
+            step: undefined,
+            aggregation: undefined,
+          };
+        }
+        const step = parseTimestamp(bytes, this.#offsets[8], this.#offsets[9]);
+        if (!(step > 0)) {
+          return invalid(
+            `invalid step: ${
+              this.#text(bytes, 4)
+            } (a positive number of seconds)`,
+          );
+        }
+        const aggregation = this.#text(bytes, 5) as Aggregation;
+        if (!AGGREGATIONS.includes(aggregation)) {
+          return invalid(
+            `invalid aggregation: ${aggregation} (one of ${
+              AGGREGATIONS.join(", ")
+            })`,
+          );
+        }
+        return { command, pattern, from, to, step, aggregation };
+      }
+      default:
+        return INVALID;
+    }
+  }
+
+  #pattern(bytes: Uint8Array, t: number): Pattern | InvalidRequest {
+    const source = this.#keys.decode(
+      bytes,
+      this.#offsets[2 * t],
+      this.#offsets[2 * t + 1],
+    );
+    if (source === undefined) return invalid("invalid key: not UTF-8");
+    try {
+      return new Pattern(source);
+    } catch (error) {
+      const message = (error as Error).message;
+      return invalid(
+        `invalid pattern ${source}: ${
+          message.slice(message.indexOf(": ") + 2)
+        }`,
+      );
+    }
+  }
+
+  /** Token `t` as text, for error messages. */
+  #text(bytes: Uint8Array, t: number): string {
+    return LENIENT_UTF8.decode(
+      bytes.subarray(this.#offsets[2 * t], this.#offsets[2 * t + 1]),
+    );
+  }
+}
