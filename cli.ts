@@ -227,8 +227,9 @@ async function samplesOf(
 
 const PATTERN_HELP =
   `Patterns are Graphite-style globs on dot-separated names: * and ? match
-within one segment, {cpu,memory} alternatives, [a-z] and [!x] classes.
-"palm.*" matches palm.cpu, not palm.disk.root. Quote them for the shell.`;
+within one segment, ** one or more whole segments, {cpu,memory}
+alternatives, [a-z] and [!x] classes. "palm.*" matches palm.cpu, not
+palm.disk.root; "palm.**" matches both. Quote them for the shell.`;
 
 const COMMANDS: Record<string, Command> = {
   put: {

@@ -58,7 +58,13 @@ export {
   type ServeHttpOptions,
 } from "./http.ts";
 export { isKey, Series, Store, type StoreStats } from "./store.ts";
-export { isPattern, Pattern, type Segment } from "./store/pattern.ts";
+export {
+  GLOBSTAR,
+  isPattern,
+  Pattern,
+  type Segment,
+  SegmentGlob,
+} from "./store/pattern.ts";
 export {
   type Aggregation,
   AGGREGATIONS,

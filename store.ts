@@ -23,7 +23,8 @@
  */
 
 import { isKey } from "./protocol/grammar.ts";
-import type { Pattern, Segment } from "./store/pattern.ts";
+import { matchesOne, type PathGlob, pathGlob } from "./store/_path_glob.ts";
+import type { Pattern } from "./store/pattern.ts";
 
 // Samples per chunk. Series grow by whole chunks rather than by copying one
 // ever larger array: copies leave garbage behind that the allocator keeps
@@ -465,37 +466,83 @@ export class Store {
 
   /**
    * The series whose names match `pattern`, in the order their keys were
-   * first put. Costs O(series visited): a literal prefix of the pattern
-   * narrows the search to its branch.
+   * first put. The segments before any `**` follow the index level by level,
+   * a literal one along its branch alone; below them, `**` visits every
+   * node once per alternative.
    *
    * @param pattern A compiled pattern.
    * @returns The matching series.
    */
   match(pattern: Pattern): Series[] {
     const found = new Set<Series>();
-    const visit = (
-      node: IndexNode,
-      segments: readonly Segment[],
-      i: number,
-    ): void => {
-      if (i === segments.length) {
-        if (node.series !== undefined) found.add(node.series);
-        return;
-      }
-      const segment = segments[i];
-      if (typeof segment === "string") {
-        const child = node.children.get(segment);
-        if (child !== undefined) visit(child, segments, i + 1);
-        return;
-      }
-      for (const [name, child] of node.children) {
-        if (segment.test(name)) visit(child, segments, i + 1);
-      }
-    };
     for (const segments of pattern.alternatives) {
-      visit(this.#index, segments, 0);
+      const glob = pathGlob(segments);
+      let level = [this.#index];
+      for (const segment of glob.prefix) {
+        const next: IndexNode[] = [];
+        for (const node of level) {
+          if (typeof segment === "string") {
+            const child = node.children.get(segment);
+            if (child !== undefined) next.push(child);
+            continue;
+          }
+          for (const [name, child] of node.children) {
+            if (matchesOne(segment, name)) next.push(child);
+          }
+        }
+        level = next;
+      }
+      for (const node of level) {
+        if (glob.runs.length > 0) this.#below(node, glob, found);
+        else if (node.series !== undefined) found.add(node.series);
+      }
     }
     return [...found].sort((a, b) => a.created - b.created);
+  }
+
+  /**
+   * Adds the series below `start` that the runs of `glob` match, `start`
+   * having matched its prefix: a walk of every node below, each once,
+   * carrying along the path which run it is in and that run's state.
+   */
+  #below(start: IndexNode, glob: PathGlob, found: Set<Series>): void {
+    const { runs, words } = glob;
+    const last = runs.length - 1;
+    // The state after the node at depth d sits at d * words; depth 0 is
+    // `start`, before any run has read anything.
+    let states = new Uint32Array(words * 16);
+    // A stack, not recursion: keys may be thousands of segments deep.
+    const children = [start.children.entries()];
+    const inRun = [0];
+    while (children.length > 0) {
+      const depth = children.length - 1;
+      const next = children[depth].next();
+      if (next.done) {
+        children.pop();
+        inRun.pop();
+        continue;
+      }
+      const [name, child] = next.value;
+      const to = (depth + 1) * words;
+      if (to + words > states.length) {
+        const grown = new Uint32Array(states.length * 2);
+        grown.set(states);
+        states = grown;
+      }
+      let run = inRun[depth];
+      const ended = runs[run].step(states, depth * words, to, name);
+      if (run === last) {
+        if (ended && child.series !== undefined) found.add(child.series);
+      } else if (ended) {
+        // The next run starts after this segment.
+        run++;
+        states.fill(0, to, to + words);
+      }
+      if (child.children.size > 0) {
+        children.push(child.children.entries());
+        inRun.push(run);
+      }
+    }
   }
 
   /**

@@ -3,10 +3,43 @@
  *
  * - `*` matches any run of characters within one segment, `?` one character;
  *   neither crosses a dot: `palm.*` matches `palm.cpu`, not `palm.disk.root`.
+ *   A run of stars is one star.
+ * - `**` as a whole segment matches one or more whole segments: `**` alone
+ *   matches every key, `palm.**` every key below `palm`, and `a.**.cpu`
+ *   matches `a.x.cpu` and `a.x.y.cpu`. Within a segment, as in `c**`, it is
+ *   one star.
  * - `{cpu,memory}` matches either alternative; alternatives may hold dots
  *   and wildcards, and may nest.
  * - `[a-z]`, `[0-9_]`, `[!x]` or `[^x]` match one character of a class,
  *   never a dot.
+ *
+ * Hostile patterns cost little. Nothing uses a regular expression, nothing
+ * backtracks, and a pattern is refused, with a `SyntaxError` that says which
+ * measure it exceeds, when:
+ *
+ * - it stands for more than 1024 alternatives, counted before anything is
+ *   expanded (`{a,a}` eleven times is refused after one reading);
+ * - its alternatives hold more than 65,536 characters in all (the number of
+ *   alternatives times their size), a run of stars counting as two;
+ * - matching one alternative would take more than 64 steps for a character
+ *   or segment of a key (see below).
+ *
+ * What matching costs, at worst, for one alternative (`_segment_glob.ts`,
+ * `_path_glob.ts` and `_shift_and.ts` say how):
+ *
+ * - a segment of n characters against a segment of the pattern: O(n) for a
+ *   literal; for a glob, each character is read once, for O(w + k) steps, w
+ *   a machine word per 32 characters of a run between stars and k the
+ *   distinct classes in that run;
+ * - a key against an alternative: each segment of the key is read once,
+ *   either against the pattern's segment in its place (before any `**`) or,
+ *   after a `**`, against the run of segments up to the next one, which costs
+ *   a word per 32 segments of the run and one test per distinct glob in it.
+ *
+ * So a key of L characters costs O(L × s) per alternative, s at most 64: linear
+ * in the key, whatever the pattern. `Store.match()` walks its index the same
+ * way, each node at most once per alternative, following literal segments
+ * before the first `**` along their branch alone.
  *
  * @example Usage
  * ```ts
@@ -16,17 +49,26 @@
  * const pattern = new Pattern("palm.{cpu,memory}");
  * equal(pattern.test("palm.cpu"), true);
  * equal(pattern.test("palm.disk.root"), false);
+ * equal(new Pattern("palm.**").test("palm.disk.root"), true);
  * ```
  *
  * @module
  */
 
-// Brace alternatives multiply: past this many expansions a pattern is refused.
-const MAX_EXPANSIONS = 1024;
-const MAX_PATTERN_LENGTH = 4096;
+import { expandBraces } from "./_braces.ts";
+import {
+  GLOBSTAR,
+  type PathGlob,
+  pathGlob,
+  type Segment,
+} from "./_path_glob.ts";
+import { SegmentGlob } from "./_segment_glob.ts";
 
-/** One segment of an expanded pattern: a literal name or a matcher. */
-export type Segment = string | RegExp;
+export { GLOBSTAR, type Segment, SegmentGlob };
+
+// 4 KiB holds any realistic pattern; the caps on alternatives, size and
+// steps, not the length, are what bound the work of one.
+const MAX_PATTERN_LENGTH = 4096;
 
 /**
  * A compiled pattern. A key without any wildcard is a pattern that matches
@@ -35,16 +77,19 @@ export type Segment = string | RegExp;
 export class Pattern {
   /** The pattern's text. */
   readonly source: string;
-  /** The brace-free expansions of the pattern, each as its segments. */
+  /** The distinct brace-free expansions of the pattern, each as segments. */
   readonly alternatives: readonly (readonly Segment[])[];
-  #whole: RegExp;
+  #globs: PathGlob[];
 
   /**
    * Compiles `source`.
    *
    * @param source The pattern, such as `palm.*` or `*.{cpu,memory}`.
    * @throws {SyntaxError} When the pattern is malformed: an unclosed `{` or
-   * `[`, a stray `}` or `]`, an empty class, or too many alternatives.
+   * `[`, a stray `}` or `]`, an empty class or one with a range out of order;
+   * or when it would cost too much: more than 1024 alternatives, more than
+   * 65,536 characters over them all, or more than 64 steps for a character
+   * or segment of a key.
    */
   constructor(source: string) {
     if (source.length === 0 || source.length > MAX_PATTERN_LENGTH) {
@@ -53,13 +98,21 @@ export class Pattern {
       );
     }
     this.source = source;
-    const expansions = expandBraces(source);
-    this.alternatives = expansions.map((text) =>
-      splitSegments(text).map(compileSegment)
-    );
-    this.#whole = compile(
-      `^(?:${expansions.map((text) => globToRegExp(text)).join("|")})$`,
-    );
+    // Three stars or more mean what two do, wherever they are (in a class
+    // too): shortening them first keeps them out of the cost.
+    const globs = expandBraces(source.replace(/\*{3,}/g, "**"));
+    // Alternatives often share segments, as `{a,b}.*.cpu` does.
+    const segments = new Map<string, Segment>();
+    const compile = (text: string) => {
+      let segment = segments.get(text);
+      if (segment === undefined) {
+        segments.set(text, segment = compileSegment(text));
+      }
+      return segment;
+    };
+    this.alternatives = globs.map((glob) => splitSegments(glob).map(compile));
+    const runs = new Map();
+    this.#globs = this.alternatives.map((segments) => pathGlob(segments, runs));
   }
 
   /** Whether the pattern has no wildcard at all: it names one key. */
@@ -75,7 +128,8 @@ export class Pattern {
    * @returns Whether it matches.
    */
   test(key: string): boolean {
-    return this.#whole.test(key);
+    const names = key.split(".");
+    return this.#globs.some((glob) => glob.test(names));
   }
 }
 
@@ -87,50 +141,6 @@ export class Pattern {
  */
 export function isPattern(text: string): boolean {
   return /[*?[\]{}]/.test(text);
-}
-
-/** Expands `{a,b}` alternatives, innermost first, into plain globs. */
-function expandBraces(source: string): string[] {
-  const open = source.indexOf("{");
-  if (open === -1) {
-    if (source.includes("}")) {
-      throw new SyntaxError("Cannot compile the pattern: a '}' without '{'");
-    }
-    return [source];
-  }
-  // Find the matching brace and the top-level commas within it.
-  let depth = 0;
-  const commas: number[] = [];
-  let close = -1;
-  for (let i = open; i < source.length; i++) {
-    const c = source[i];
-    if (c === "{") depth++;
-    else if (c === "}" && --depth === 0) {
-      close = i;
-      break;
-    } else if (c === "," && depth === 1) commas.push(i);
-  }
-  if (close === -1) {
-    throw new SyntaxError("Cannot compile the pattern: a '{' without '}'");
-  }
-  const prefix = source.slice(0, open);
-  if (prefix.includes("}")) {
-    throw new SyntaxError("Cannot compile the pattern: a '}' without '{'");
-  }
-  const bounds = [open, ...commas, close];
-  const results: string[] = [];
-  for (let i = 0; i + 1 < bounds.length; i++) {
-    const choice = source.slice(bounds[i] + 1, bounds[i + 1]);
-    for (const rest of expandBraces(choice + source.slice(close + 1))) {
-      results.push(prefix + rest);
-      if (results.length > MAX_EXPANSIONS) {
-        throw new SyntaxError(
-          `Cannot compile the pattern: more than ${MAX_EXPANSIONS} alternatives`,
-        );
-      }
-    }
-  }
-  return [...new Set(results)];
 }
 
 /** Splits a glob at its dots, but not at a dot inside a `[...]` class. */
@@ -152,49 +162,8 @@ function splitSegments(glob: string): string[] {
 }
 
 function compileSegment(segment: string): Segment {
+  // Expansion may join stars again, as `{*,**}*` does.
+  if (/^\*{2,}$/.test(segment)) return GLOBSTAR;
   if (!/[*?[\]]/.test(segment)) return segment;
-  return compile(`^${globToRegExp(segment)}$`);
-}
-
-function compile(source: string): RegExp {
-  try {
-    return new RegExp(source, "u");
-  } catch {
-    // The one way a translated glob fails: a class range out of order.
-    throw new SyntaxError("Cannot compile the pattern: a bad range in '[]'");
-  }
-}
-
-/** Translates a brace-free glob into a regular expression's source. */
-function globToRegExp(glob: string): string {
-  let out = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === "*") out += "[^.]*";
-    else if (c === "?") out += "[^.]";
-    else if (c === "[") {
-      const close = glob.indexOf("]", i + 2);
-      if (close === -1) {
-        throw new SyntaxError("Cannot compile the pattern: a '[' without ']'");
-      }
-      let body = glob.slice(i + 1, close);
-      let negated = false;
-      if (body[0] === "!" || body[0] === "^") {
-        negated = true;
-        body = body.slice(1);
-      }
-      if (body.length === 0) {
-        throw new SyntaxError("Cannot compile the pattern: an empty '[]'");
-      }
-      // Escape what a class could read as syntax, keep ranges' hyphens.
-      const escaped = body.replace(/[\\\]\[^]/g, "\\$&");
-      out += negated ? `[^.${escaped}]` : `(?!\\.)[${escaped}]`;
-      i = close;
-    } else if (c === "]") {
-      throw new SyntaxError("Cannot compile the pattern: a ']' without '['");
-    } else {
-      out += c.replace(/[.+^${}()|\\/]/g, "\\$&");
-    }
-  }
-  return out;
+  return new SegmentGlob(segment);
 }

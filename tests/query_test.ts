@@ -19,6 +19,7 @@ import {
   exchange,
   HOST,
   randomInt,
+  RawConnection,
   rng,
   rollUp,
   ServerProcess,
@@ -681,5 +682,79 @@ Deno.test("server.ts keeps deletions across a restart", async (t) => {
     await using client = new Client(HOST, server.port, { timeout: 20_000 });
     deepEqual(await client.get("*"), { "kept.x": [[100, 2]] });
     await stop(server);
+  });
+});
+
+Deno.test("server.ts answers hostile patterns at once, over TCP and HTTP", async (t) => {
+  // A child process: a server that stalls fails the guard of each read
+  // instead of holding this test for minutes.
+  await using server = await ServerProcess.start([
+    "--port",
+    "0",
+    "--memory",
+    "--http",
+    `${HOST}:0`,
+  ]);
+  const [, httpPort] = await server.waitForStderr(
+    /http listening on http:\/\/127\.0\.0\.1:(\d+)/,
+  );
+  await using connection = await RawConnection.connect(server.port);
+  const ask = async (request: string) => {
+    await connection.send(request);
+    return await connection.answers(1);
+  };
+  const key = `${"a".repeat(24)}.cpu`;
+  equal(await ask(`put ${key} 1 1\n`), "ok\n\n");
+  equal(await ask("put palm.disk.root 1 1\n"), "ok\n\n");
+
+  await t.step("`{a,a}` thirty times is refused", async () => {
+    const source = "{a,a}".repeat(30);
+    equal(
+      await ask(`keys ${source}\n`),
+      `error\ninvalid pattern ${source}: more than 1024 alternatives\n\n`,
+    );
+  });
+  await t.step(
+    "stars that a regular expression would backtrack over",
+    async () => {
+      equal(await ask(`keys ${"*".repeat(16)}x.cpu\n`), "ok\n\n");
+      equal(await ask(`keys ${"*".repeat(16)}a.cpu\n`), `ok\n${key}\n\n`);
+    },
+  );
+  await t.step("4 KiB patterns of 1024 alternatives", async () => {
+    const costly = "{a,b}".repeat(10) + "x".repeat(4000);
+    equal(
+      await ask(`keys ${costly}\n`),
+      `error\ninvalid pattern ${costly}: it would cost too much: its 1024 alternatives hold 4106240 characters in all, more than 65536\n\n`,
+    );
+    const stars = `${"{a,b}".repeat(10)}${"*".repeat(4000)}`;
+    equal(await ask(`keys ${stars}x.cpu\n`), "ok\n\n");
+    equal(await ask(`keys ${stars}.cpu\n`), `ok\n${key}\n\n`);
+  });
+  await t.step("`**` matches whole segments", async () => {
+    equal(await ask("keys palm.**\n"), "ok\npalm.disk.root\n\n");
+    equal(await ask("keys **\n"), `ok\n${key}\npalm.disk.root\n\n`);
+  });
+  await t.step("over HTTP as over TCP", async () => {
+    const keys = async (source: string) => {
+      const url = `http://${HOST}:${httpPort}/api/keys?match=${
+        encodeURIComponent(source)
+      }`;
+      const response = await within(fetch(url), `GET ${url}`, 20_000);
+      return [response.status, await response.json()];
+    };
+    deepEqual(await keys(`${"*".repeat(16)}x.cpu`), [200, {
+      matched: 0,
+      series: [],
+    }]);
+    deepEqual(await keys("{a,a}".repeat(30)), [400, {
+      error: `invalid match: ${
+        "{a,a}".repeat(30)
+      }: more than 1024 alternatives`,
+    }]);
+    deepEqual(await keys("**.root"), [200, {
+      matched: 1,
+      series: [{ key: "palm.disk.root" }],
+    }]);
   });
 });
