@@ -14,24 +14,19 @@
  * - `no`: batches are written within a few milliseconds; the OS flushes them.
  *
  * A failed write or fsync (a full disk) cuts the file back to its last whole
- * record, keeps the unwritten bytes, rejects the commits waiting for them,
- * sets {@linkcode Journal.failure} and retries every second; the failure
- * stays set until a retry succeeds.
+ * record, rejects the commits waiting for it, sets
+ * {@linkcode Journal.failure} and retries every second; the failure stays
+ * set until a retry succeeds. What happens to the bytes that failed follows
+ * from what their writers were told: under `always` they were refused, so
+ * they are dropped and leave no trace; under `everysec` and `no` they were
+ * acknowledged, so they are kept and written by the retry.
  *
  * @module
  */
 
 import { writeAll } from "../internal/write_all.ts";
-import {
-  encodeString,
-  ENTRY_BASE,
-  ENTRY_DELETE,
-  ENTRY_KEY,
-  ENTRY_LINES,
-  ENTRY_TRIM,
-  RECORD_BATCH,
-  RecordWriter,
-} from "./records.ts";
+import { LogEncoder } from "./log_encoder.ts";
+import { RecordWriter } from "./records.ts";
 
 /** When the log is fsynced, with the meanings of Redis's `appendfsync`. */
 export type FsyncPolicy = "always" | "everysec" | "no";
@@ -72,31 +67,6 @@ const SYNC_INTERVAL_MS = 1_000;
 const RETRY_INTERVAL_MS = 1_000;
 // Past this many unwritten bytes, commits wait for the disk to catch up.
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
-// A put's timestamp further than this from the record's base sets a new
-// base: offsets stay short and exact.
-const MAX_OFFSET = 2 ** 20;
-// Keys whose encoding is kept; past this the cache starts afresh.
-const MAX_CACHED_KEYS = 1_000_000;
-// A record is sealed once its payload reaches this many bytes, and a run of
-// put lines is split at a line so as not to pass it: one damaged record then
-// costs at most 3,277 samples (3,276 put lines of at least 10 bytes, and an
-// encoded put, which may pass the bound). Keys are numbered again in every
-// record, which HTTP puts pay for in bytes.
-const RECORD_BYTES = 32 * 1024;
-// An ENTRY_LINES entry's kind and length (a varint of up to 3 bytes for a
-// run or line shorter than 2^21 bytes, which a line always is).
-const LINES_HEAD = 4;
-const NEWLINE = 0x0a;
-
-/** A key as the log writes it, and its number in the open record. */
-interface KeyEntry {
-  /** `ENTRY_KEY`'s string: the length and UTF-8 bytes. */
-  encoded: Uint8Array;
-  /** The record in which `id` was given, by count. */
-  record: number;
-  id: number;
-}
-
 interface Rotation {
   file: Deno.FsFile;
   size: number;
@@ -109,18 +79,8 @@ export class Journal {
   #policy: FsyncPolicy;
   #size: number;
   #changes: number;
-  #pending = new RecordWriter();
+  #pending = new LogEncoder();
   #writing = new RecordWriter();
-  // Keys by name, so that a key is encoded once, not once per record.
-  #keys = new Map<string, KeyEntry>();
-  // The open record's count, its next key number and its timestamp base.
-  #record = 0;
-  // The length of #pending at which the open record is full, and at which
-  // it was empty.
-  #sealAt = 0;
-  #emptyAt = 0;
-  #nextId = 0;
-  #base = 0;
   // Settles when the pending bytes are written (and fsynced under `always`).
   #pendingDone: PromiseWithResolvers<void> | undefined;
   #writer: Promise<void> | undefined;
@@ -180,17 +140,8 @@ export class Journal {
    * @param timestamp The sample's time.
    */
   put(key: string, value: number, timestamp: number): void {
-    const id = this.#keyId(key);
-    let offset = timestamp - this.#base;
-    if (offset > MAX_OFFSET || offset < -MAX_OFFSET) {
-      this.#pending.byte(ENTRY_BASE);
-      this.#pending.signed(timestamp);
-      this.#base = timestamp;
-      offset = 0;
-    }
-    this.#pending.put(id, offset, value);
+    this.#pending.put(key, value, timestamp);
     this.#changes++;
-    if (this.#pending.length >= this.#sealAt) this.#pending.end();
   }
 
   /**
@@ -203,13 +154,8 @@ export class Journal {
    * @param count How many lines there are.
    */
   lines(bytes: Uint8Array, start: number, end: number, count: number): void {
-    this.#open();
+    this.#pending.lines(bytes, start, end, count);
     this.#changes += count;
-    if (end - start > this.#sealAt - this.#pending.length - LINES_HEAD) {
-      this.#splitLines(bytes, start, end);
-    } else {
-      this.#linesEntry(bytes, start, end);
-    }
   }
 
   /**
@@ -218,11 +164,8 @@ export class Journal {
    * @param key The series' name.
    */
   delete(key: string): void {
-    const id = this.#keyId(key);
-    this.#pending.byte(ENTRY_DELETE);
-    this.#pending.varint(id);
+    this.#pending.delete(key);
     this.#changes++;
-    if (this.#pending.length >= this.#sealAt) this.#pending.end();
   }
 
   /**
@@ -231,11 +174,20 @@ export class Journal {
    * @param cutoff The earliest timestamp kept.
    */
   trim(cutoff: number): void {
-    this.#open();
-    this.#pending.byte(ENTRY_TRIM);
-    this.#pending.signed(cutoff);
+    this.#pending.trim(cutoff);
     this.#changes++;
-    if (this.#pending.length >= this.#sealAt) this.#pending.end();
+  }
+
+  /**
+   * Adds the changes of a batch encoded aside, whole, after those added so
+   * far: a large batch is encoded a slice at a time without its records
+   * mixing with other writers' changes.
+   *
+   * @param batch The encoder holding the batch; it is emptied.
+   */
+  absorb(batch: LogEncoder): void {
+    this.#changes += batch.changes;
+    this.#pending.absorb(batch);
   }
 
   /**
@@ -271,7 +223,6 @@ export class Journal {
    * @returns A promise that settles once the old file is closed.
    */
   rotate(file: Deno.FsFile, size: number): Promise<void> {
-    if (this.#pending.open) this.#pending.end();
     this.#changes = 0;
     const done = Promise.withResolvers<void>();
     this.#rotation = { file, size, done };
@@ -287,7 +238,6 @@ export class Journal {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    if (this.#pending.open) this.#pending.end();
     clearTimeout(this.#writeTimer);
     clearTimeout(this.#retryTimer);
     clearInterval(this.#syncTimer);
@@ -299,73 +249,6 @@ export class Journal {
     } finally {
       this.#file.close();
     }
-  }
-
-  #open(): void {
-    if (this.#pending.open) return;
-    this.#pending.begin(RECORD_BATCH);
-    // The payload counts from the kind byte that begin() wrote.
-    this.#emptyAt = this.#pending.length;
-    this.#sealAt = this.#emptyAt - 1 + RECORD_BYTES;
-    this.#record++;
-    this.#nextId = 0;
-    this.#base = 0;
-    if (this.#keys.size > MAX_CACHED_KEYS) this.#keys.clear();
-  }
-
-  #linesEntry(bytes: Uint8Array, start: number, end: number): void {
-    const w = this.#pending;
-    w.byte(ENTRY_LINES);
-    w.varint(end - start);
-    w.raw(bytes.subarray(start, end));
-  }
-
-  /**
-   * Writes a run of put lines longer than the open record has room for,
-   * split at lines across as many records as it takes. A line longer than a
-   * record goes alone in one.
-   */
-  #splitLines(bytes: Uint8Array, start: number, end: number): void {
-    while (true) {
-      this.#open();
-      const room = this.#sealAt - this.#pending.length - LINES_HEAD;
-      if (end - start <= room) {
-        this.#linesEntry(bytes, start, end);
-        return;
-      }
-      // The last newline at most `room` bytes on ends the part that fits.
-      let cut = room > 0
-        ? bytes.subarray(start, start + room + 1).lastIndexOf(NEWLINE)
-        : -1;
-      if (cut === -1 && this.#pending.length > this.#emptyAt) {
-        this.#pending.end();
-        continue;
-      }
-      if (cut === -1) cut = bytes.subarray(start, end).indexOf(NEWLINE);
-      if (cut === -1) cut = end - start;
-      this.#linesEntry(bytes, start, start + cut);
-      this.#pending.end();
-      start += cut + 1;
-      if (start >= end) return;
-    }
-  }
-
-  #keyId(key: string): number {
-    this.#open();
-    let entry = this.#keys.get(key);
-    if (entry === undefined) {
-      entry = { encoded: encodeString(key), record: 0, id: 0 };
-      this.#keys.set(key, entry);
-    }
-    if (entry.record !== this.#record) {
-      entry.record = this.#record;
-      entry.id = this.#nextId++;
-      const w = this.#pending;
-      w.byte(ENTRY_KEY);
-      w.varint(entry.id);
-      w.raw(entry.encoded);
-    }
-    return entry.id;
   }
 
   #kick(): void {
@@ -401,8 +284,7 @@ export class Journal {
           ) {
             return;
           }
-          if (this.#pending.open) this.#pending.end();
-          [this.#writing, this.#pending] = [this.#pending, this.#writing];
+          this.#writing = this.#pending.swap(this.#writing);
           done = this.#pendingDone;
           this.#pendingDone = undefined;
         }
@@ -429,9 +311,16 @@ export class Journal {
           this.#rotation ??= rotation;
           done?.reject(error);
           // Commits sealed meanwhile would wait for the disk to come back:
-          // they are answered now, and their bytes written with the retry.
+          // they are answered now.
           this.#pendingDone?.reject(error);
           this.#pendingDone = undefined;
+          if (this.#policy === "always") {
+            // Every byte of this write and the next was refused to its
+            // writer: none may show up later.
+            this.#writing.reset();
+            this.#writing = this.#pending.swap(this.#writing);
+            this.#writing.reset();
+          }
           await this.#fail(error as Error, before);
           return;
         }
@@ -469,6 +358,11 @@ export class Journal {
     if (this.#closing) return;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
+      // Under `always` the refused bytes are gone; an empty record tells
+      // whether the disk takes bytes again.
+      if (this.#writing.length === 0 && this.#pending.length === 0) {
+        this.#pending.probe();
+      }
       this.#start();
     }, RETRY_INTERVAL_MS);
   }
