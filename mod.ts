@@ -89,3 +89,4 @@ export {
   Journal,
   type JournalOptions,
 } from "./persist/journal.ts";
+export { LogEncoder } from "./persist/log_encoder.ts";
