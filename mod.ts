@@ -83,10 +83,4 @@ export {
   type StorageOptions,
 } from "./persist/storage.ts";
 export type { FaultKind } from "./persist/records.ts";
-export {
-  FSYNC_POLICIES,
-  type FsyncPolicy,
-  Journal,
-  type JournalOptions,
-} from "./persist/journal.ts";
-export { LogEncoder } from "./persist/log_encoder.ts";
+export { FSYNC_POLICIES, type FsyncPolicy } from "./persist/journal.ts";
