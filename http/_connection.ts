@@ -202,8 +202,8 @@ type Chunk = ReadableStreamReadResult<Uint8Array>;
  * @param handler Answers each request.
  * @param options Timeouts, limits, the shutdown signal and the scheme.
  * @returns A promise that settles when the connection is done.
- * @throws {RangeError} When a timeout or `maxHeaderBytes` is not a positive
- * number.
+ * @throws {RangeError} When a timeout is not a number of milliseconds a
+ * timer can wait (0 < ms <= 2147483647), or `maxHeaderBytes` is not > 0.
  */
 export function serveHttpConnection(
   conn: Deno.Conn,
@@ -230,6 +230,7 @@ export function serveHttpConnection(
     maxHeaderBytes: positive(
       "maxHeaderBytes",
       options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+      Number.MAX_SAFE_INTEGER,
     ),
     signal: options.signal,
     scheme: options.scheme ?? "http",
@@ -249,10 +250,13 @@ interface Settings {
   onError: (error: Error) => void;
 }
 
-function positive(name: string, value: number): number {
-  if (!(value > 0) || !Number.isFinite(value)) {
+// A timer's longest delay: a longer one fires at once.
+const MAX_DELAY = 2 ** 31 - 1;
+
+function positive(name: string, value: number, max = MAX_DELAY): number {
+  if (!(value > 0 && value <= max)) {
     throw new RangeError(
-      `Cannot serve with ${name} ${value}: not a finite number > 0`,
+      `Cannot serve with ${name} ${value}: not a number in (0, ${max}]`,
     );
   }
   return value;

@@ -1390,11 +1390,15 @@ Deno.test("`serveHttpConnection()` ends every fuzzed head in well-formed answers
 
 Deno.test("`serveHttpConnection()` refuses bad options", () => {
   const conn = {} as Deno.Conn;
-  for (
-    const options of [{ headersTimeout: 0 }, { idleTimeout: -1 }, {
-      maxHeaderBytes: NaN,
-    }]
-  ) {
+  const bad: HttpConnectionOptions[] = [
+    { headersTimeout: 0 },
+    { idleTimeout: -1 },
+    { bodyTimeout: Infinity },
+    // Past what a timer can wait: it would fire at once.
+    { writeTimeout: 2 ** 31 },
+    { maxHeaderBytes: NaN },
+  ];
+  for (const options of bad) {
     throws(() => serveHttpConnection(conn, echo, options), RangeError);
   }
 });
