@@ -50,16 +50,17 @@ import {
 } from "./http/exposition.ts";
 import { parsePutBody } from "./http/put_body.ts";
 import { nextTurn } from "./internal/turns.ts";
-import type { Journal } from "./persist/journal.ts";
+import { SampleBatch } from "./storage/sample_batch.ts";
+import { LocalStorage } from "./storage/local.ts";
+import type { Querier, SeriesInfo, Storage } from "./storage/storage.ts";
 import { Pattern } from "./store/pattern.ts";
 import {
   type Aggregation,
   AGGREGATIONS,
   bucketStart,
-  Query,
   type QueryOptions,
 } from "./store/query.ts";
-import { type Series, Store } from "./store.ts";
+import type { Store } from "./store.ts";
 
 /** Where the HTTP server listens unless told otherwise: loopback only. */
 export const DEFAULT_HTTP_HOSTNAME = "127.0.0.1";
@@ -94,24 +95,22 @@ export interface ServeHttpOptions {
    */
   signal?: AbortSignal;
   /**
-   * The store to serve; pass the TCP server's to share it.
+   * Where samples are kept; pass the TCP server's to share it.
+   *
+   * @default {new LocalStorage({ store })}
+   */
+  storage?: Storage;
+  /**
+   * A store to serve in memory, when no `storage` is given.
    *
    * @default {new Store()}
    */
   store?: Store;
   /**
-   * The log of the store's data directory: puts are appended to it and
-   * committed before they are answered, as over TCP, and refused with 503
-   * while it cannot be written.
-   *
-   * @default {undefined}
-   */
-  journal?: Journal;
-  /**
    * The figures `/metrics` and `/api/stats` report, such as the TCP
    * server's `stats()`.
    *
-   * @default {() => store.stats}
+   * @default {() => storage.stats()}
    */
   stats?: () => Record<string, number>;
   /**
@@ -246,8 +245,12 @@ export function serveHttp(
       `Cannot serve with maxPutBytes ${maxPutBytes}: not a number >= 0`,
     );
   }
-  const store = options.store ?? new Store();
-  const journal = options.journal;
+  if (options.store !== undefined && options.storage !== undefined) {
+    throw new TypeError("Cannot serve both a store and a storage");
+  }
+  const storage = options.storage ??
+    new LocalStorage({ store: options.store });
+  const querier = storage.querier;
   const token = options.token === undefined
     ? undefined
     : ENCODER.encode(options.token);
@@ -260,9 +263,7 @@ export function serveHttp(
 
   const uptime = () => Math.floor((Date.now() - started) / 1000);
   const figures = (): Record<string, number> => {
-    if (options.stats !== undefined) return options.stats();
-    const { series, samples } = store.stats;
-    return { series, samples };
+    return options.stats?.() ?? storage.stats();
   };
 
   const routes: Record<string, Route> = {
@@ -353,15 +354,15 @@ export function serveHttp(
     return families;
   }
 
-  function keys(_request: Request, url: URL): Response {
-    const params = readParams(url, false);
+  async function keys(_request: Request, url: URL): Promise<Response> {
+    const params = await readParams(url, false);
     if (params instanceof Response) return params;
     const { matched, series } = params;
     return streamJson(keysPieces(matched, series));
   }
 
-  function query(_request: Request, url: URL): Response {
-    const params = readParams(url, true);
+  async function query(_request: Request, url: URL): Promise<Response> {
+    const params = await readParams(url, true);
     if (params instanceof Response) return params;
     const { matched, series } = params;
     const search = url.searchParams;
@@ -408,6 +409,7 @@ export function serveHttp(
     }
     return streamJson(
       queryPieces(
+        querier,
         { from: from ?? null, to: to ?? null, step: step ?? null, matched },
         series,
         { from, to, step, aggregation },
@@ -415,11 +417,13 @@ export function serveHttp(
     );
   }
 
-  function last(_request: Request, url: URL): Response {
-    const params = readParams(url, true);
+  async function last(_request: Request, url: URL): Promise<Response> {
+    const params = await readParams(url, true);
     if (params instanceof Response) return params;
     const { matched, series } = params;
-    return streamJson(queryPieces({ matched }, series, { latest: true }));
+    return streamJson(
+      queryPieces(querier, { matched }, series, { latest: true }),
+    );
   }
 
   async function put(request: Request, url: URL): Promise<Response> {
@@ -454,42 +458,44 @@ export function serveHttp(
         "the body holds no samples: send lines of <key> <value> [<timestamp>]",
       );
     }
-    if (journal?.failure !== undefined) {
-      return fail(503, `cannot write the log: ${describe(journal.failure)}`);
+    const samples = new SampleBatch();
+    for (let i = 0; i < batch.keys.length; i++) {
+      samples.add(batch.keys[i], batch.values[i], batch.timestamps[i]);
     }
-    const { keys, values, timestamps } = batch;
-    for (let i = 0; i < keys.length; i++) {
-      journal?.put(keys[i], values[i], timestamps[i]);
-      store.put(keys[i], values[i], timestamps[i]);
+    const appender = storage.appender();
+    const refused = await appender.appendBatch(samples);
+    if (refused !== undefined) {
+      appender.rollback();
+      return fail(
+        refused.startsWith("cannot write the log") ? 503 : 400,
+        refused,
+      );
     }
-    samplesPut += keys.length;
-    const durable = journal?.commit();
-    if (durable !== undefined) {
-      try {
-        await durable;
-      } catch (error) {
-        return fail(503, `cannot write the log: ${describe(error)}`);
-      }
+    try {
+      await appender.commit();
+    } catch (error) {
+      return fail(503, `cannot write the log: ${describe(error)}`);
     }
+    samplesPut += samples.length;
     return new Response(null, { status: 204 });
   }
 
   /** The matched series and the `limit` of them to answer, or an error. */
-  function readParams(
+  async function readParams(
     url: URL,
     required: boolean,
-  ): { matched: number; series: Series[] } | Response {
+  ): Promise<{ matched: number; series: SeriesInfo[] } | Response> {
     const search = url.searchParams;
     const source = search.get("match");
-    let all: Series[];
+    let all: SeriesInfo[];
     if (source === null || source === "") {
       if (required) {
         return fail(400, "missing match: a key or pattern, such as palm.*");
       }
-      all = [...store.series()];
+      all = [...await querier.series()];
     } else {
       try {
-        all = store.match(new Pattern(source));
+        all = [...await querier.series(new Pattern(source))];
       } catch (error) {
         if (!(error instanceof SyntaxError)) throw error;
         const message = error.message;
@@ -709,7 +715,10 @@ function number(value: number): string {
   return Number.isFinite(value) ? String(value) : "null";
 }
 
-function* keysPieces(matched: number, series: Series[]): Generator<string> {
+function* keysPieces(
+  matched: number,
+  series: SeriesInfo[],
+): Generator<string> {
   yield `{"matched":${matched},"series":[`;
   for (let i = 0; i < series.length; i += READ_STEP) {
     let text = "";
@@ -725,11 +734,12 @@ function* keysPieces(matched: number, series: Series[]): Generator<string> {
  * The pieces of a reading answer: `head`'s fields, then every series with
  * its points, read a few thousand samples at a time as the client takes them.
  */
-function* queryPieces(
+async function* queryPieces(
+  querier: Querier,
   head: Record<string, number | null>,
-  series: Series[],
+  series: SeriesInfo[],
   options: QueryOptions,
-): Generator<string> {
+): AsyncGenerator<string> {
   yield `${JSON.stringify(head).slice(0, -1)},"series":[`;
   for (let i = 0; i < series.length; i++) {
     let text = `${i > 0 ? "," : ""}{"key":${
@@ -740,10 +750,10 @@ function* queryPieces(
       text += `${first ? "" : ","}[${timestamp},${number(value)}]`;
       first = false;
     };
-    const query = new Query([series[i]], options);
+    const cursor = querier.read([series[i]], options);
     let done = false;
     while (!done) {
-      done = query.read(sink, READ_STEP);
+      done = await cursor.read(sink, READ_STEP);
       if (!done) {
         yield text;
         text = "";
@@ -755,7 +765,9 @@ function* queryPieces(
 }
 
 /** A JSON response whose body is made piece by piece as it is read. */
-function streamJson(pieces: Generator<string>): Response {
+function streamJson(
+  pieces: Generator<string> | AsyncGenerator<string>,
+): Response {
   let cancelled = false;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -767,7 +779,7 @@ function streamJson(pieces: Generator<string>): Response {
           if (cancelled) return;
           sliceStart = performance.now();
         }
-        const next = pieces.next();
+        const next = await pieces.next();
         if (next.done) {
           if (text.length > 0) controller.enqueue(ENCODER.encode(text));
           controller.close();

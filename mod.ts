@@ -74,13 +74,27 @@ export {
   type RowSink,
 } from "./store/query.ts";
 export { formatValue } from "./protocol/format_value.ts";
+export type {
+  Appender,
+  MaybePromise,
+  Querier,
+  RowCursor,
+  SeriesInfo,
+  Storage,
+  StorageStats,
+} from "./storage/storage.ts";
+export {
+  LocalStorage,
+  type LocalStorageOptions,
+  openStorage,
+  type StorageOptions,
+} from "./storage/local.ts";
+export { SampleBatch } from "./storage/sample_batch.ts";
 export {
   type DamagedBytes,
+  type DataDirOptions,
   DEFAULT_COMPACT_BYTES,
-  openStorage,
   type RestoreSummary,
-  type Storage,
-  type StorageOptions,
-} from "./persist/storage.ts";
+} from "./persist/data_dir.ts";
 export type { FaultKind } from "./persist/records.ts";
 export { FSYNC_POLICIES, type FsyncPolicy } from "./persist/journal.ts";

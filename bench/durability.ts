@@ -17,7 +17,7 @@
  * @module
  */
 
-import { openStorage } from "../persist/storage.ts";
+import { openStorage } from "../storage/local.ts";
 import { type LoadResult, runLoad } from "./load.ts";
 import { type Server, startServer } from "./process.ts";
 import { formatCount, formatMiB, formatMs, median, table } from "./report.ts";
@@ -188,7 +188,7 @@ async function measureDisk(
   await using storage = await openStorage(dir, {
     onLog: (message) => messages.push(message),
   });
-  const { restored } = storage;
+  const restored = storage.restored!;
   if (restored.samples !== samples || restored.corrupted > 0) {
     throw new Error(
       `put ${samples} samples, restored ${restored.samples}: ${
@@ -210,7 +210,7 @@ async function measureDisk(
     clearInterval(probe);
   }
   const compactMs = performance.now() - compactStart;
-  const snapshot = storage.sizes.snapshot;
+  const snapshot = storage.sizes!.snapshot;
   return table(
     [
       "samples",

@@ -19,8 +19,8 @@
  * @module
  */
 
-import { concat } from "../_concat.ts";
-import { EventLoopTurns, nextTurn } from "../_turns.ts";
+import { concat } from "../internal/concat.ts";
+import { EventLoopTurns, nextTurn } from "../internal/turns.ts";
 import {
   formatError,
   formatResponseHead,

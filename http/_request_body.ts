@@ -15,8 +15,8 @@
  * @module
  */
 
-import { concat } from "../_concat.ts";
-import { type EventLoopTurns, nextTurn } from "../_turns.ts";
+import { concat } from "../internal/concat.ts";
+import { type EventLoopTurns, nextTurn } from "../internal/turns.ts";
 import { ChunkedDecoder } from "./_http1.ts";
 import type { ReadBuffer } from "./_read_buffer.ts";
 

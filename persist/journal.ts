@@ -114,6 +114,11 @@ export class Journal {
     }
   }
 
+  /** When the log is fsynced. */
+  get policy(): FsyncPolicy {
+    return this.#policy;
+  }
+
   /** Bytes in the current log file. */
   get size(): number {
     return this.#size;

@@ -88,6 +88,11 @@ export interface InvalidRequest {
   command: "invalid";
   /** What the error answer says. */
   message: string;
+  /**
+   * The command it would have been, when it is refused for want of a login:
+   * it counts as that command.
+   */
+  refused?: Exclude<Request["command"], "invalid">;
 }
 
 /** The error message of the course protocol for every bad request. */
@@ -98,6 +103,15 @@ const AUTHENTICATION_REQUIRED: InvalidRequest = {
   command: "invalid",
   message: "authentication required",
 };
+// Lines of a client not logged in yet, by their first word: refused, and
+// counted as the command they name.
+const MAX_COMMAND_LENGTH = 6;
+const REFUSED = new Map<string, InvalidRequest>(
+  (["put", "get", "last", "query", "keys", "delete", "ping", "stats"] as const)
+    .map((
+      refused,
+    ) => [refused, { ...AUTHENTICATION_REQUIRED, refused }]),
+);
 const PING: SimpleRequest = { command: "ping" };
 const STATS: SimpleRequest = { command: "stats" };
 
@@ -180,7 +194,13 @@ export class RequestParser {
   ): Request | undefined {
     const count = this.#tokens.split(bytes, start, end);
     if (count === 0) return undefined;
-    if (!this.#tokens.is(bytes, 0, "auth")) return AUTHENTICATION_REQUIRED;
+    if (!this.#tokens.is(bytes, 0, "auth")) {
+      const start = this.#offsets[0];
+      const word = this.#offsets[1] - start <= MAX_COMMAND_LENGTH
+        ? latin1(bytes, start, this.#offsets[1])
+        : "";
+      return REFUSED.get(word) ?? AUTHENTICATION_REQUIRED;
+    }
     if (count !== 2) return invalid("auth takes a token");
     return {
       command: "auth",

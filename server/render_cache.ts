@@ -10,7 +10,11 @@
  * @module
  */
 
-import type { Series } from "../store.ts";
+/** What the cache knows a series by: itself, and its version. */
+export interface Versioned {
+  /** Grows with every change; a series without one is never cached. */
+  readonly version?: number;
+}
 
 /** Series longer than this are always formatted afresh. */
 export const MAX_CACHED_SAMPLES = 2048;
@@ -24,7 +28,7 @@ interface Entry {
 
 /** Rendered sample lines by series, evicted oldest first past a budget. */
 export class RenderCache {
-  #entries = new Map<Series, Entry>();
+  #entries = new Map<Versioned, Entry>();
   #bytes = 0;
 
   /**
@@ -33,9 +37,11 @@ export class RenderCache {
    * @param series A series.
    * @returns Its sample lines, or `undefined`.
    */
-  get(series: Series): Uint8Array | undefined {
+  get(series: Versioned): Uint8Array | undefined {
     const entry = this.#entries.get(series);
-    return entry?.version === series.version ? entry.lines : undefined;
+    return entry !== undefined && entry.version === series.version
+      ? entry.lines
+      : undefined;
   }
 
   /**
@@ -44,12 +50,13 @@ export class RenderCache {
    * @param series A series.
    * @param lines Its sample lines; the cache keeps this array.
    */
-  set(series: Series, lines: Uint8Array): void {
+  set(series: Versioned, lines: Uint8Array): void {
     const old = this.#entries.get(series);
     if (old !== undefined) {
       this.#bytes -= old.lines.length;
       this.#entries.delete(series);
     }
+    if (series.version === undefined) return;
     this.#entries.set(series, { version: series.version, lines });
     this.#bytes += lines.length;
     for (const [oldest, entry] of this.#entries) {

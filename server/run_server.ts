@@ -11,8 +11,7 @@ import {
   serveHttp,
 } from "../http.ts";
 import type { FsyncPolicy } from "../persist/journal.ts";
-import { openStorage, type Storage } from "../persist/storage.ts";
-import { Store } from "../store.ts";
+import { LocalStorage, openStorage } from "../storage/local.ts";
 import { descriptorLimit } from "./accept.ts";
 import {
   DEFAULT_HOSTNAME,
@@ -106,17 +105,24 @@ export async function runServer(
   port: number = DEFAULT_PORT,
   options: RunServerOptions = {},
 ): Promise<void> {
-  const { data, fsync, compactBytes, http, httpHosts, ...serveOptions } =
-    options;
+  const {
+    data,
+    fsync,
+    compactBytes,
+    retention,
+    http,
+    httpHosts,
+    ...serveOptions
+  } = options;
   const controller = new AbortController();
   const stop = () => controller.abort();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, stop);
-  let storage: Storage | undefined;
+  let storage: LocalStorage | undefined;
   try {
-    if (data !== undefined) {
-      storage = await openStorage(data, { fsync, compactBytes });
-    }
+    storage = data === undefined
+      ? new LocalStorage({ retention })
+      : await openStorage(data, { fsync, compactBytes, retention });
     const httpAddress = http === false ? undefined : {
       hostname: http?.hostname ?? DEFAULT_HTTP_HOSTNAME,
       port: http?.port ?? DEFAULT_HTTP_PORT,
@@ -140,13 +146,10 @@ export async function runServer(
         `pulse: warning: the descriptor limit (ulimit -n ${descriptors}) is below --max-connections ${maxConnections} plus ${RESERVED_DESCRIPTORS} for files: past it connections are refused (raise it, or lower --max-connections)`,
       );
     }
-    // Without a data directory the store is made here, to share with HTTP.
-    const store = storage === undefined ? new Store() : undefined;
     const server = serve({
       ...serveOptions,
       hostname,
       port,
-      store,
       storage,
       signal: controller.signal,
       onListen: (addr) =>
@@ -162,8 +165,7 @@ export async function runServer(
         httpServer = serveHttp({
           ...httpAddress,
           hosts: httpHosts,
-          store: storage?.store ?? store,
-          journal: storage?.journal,
+          storage,
           stats: () => server.stats(),
           token: options.token,
           cert: options.cert,

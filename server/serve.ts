@@ -8,14 +8,19 @@
 import { describe } from "../internal/describe.ts";
 import { EventLoopTurns } from "../internal/turns.ts";
 import { writeAll } from "../internal/write_all.ts";
-import type { Storage } from "../persist/storage.ts";
+import { LocalStorage } from "../storage/local.ts";
+import type { Storage } from "../storage/storage.ts";
 import { RequestParser } from "../protocol/request.ts";
-import { Store } from "../store.ts";
-import { acceptConnections } from "./accept.ts";
+import type { Store } from "../store.ts";
+import { acceptConnections, type AcceptLoop } from "./accept.ts";
 import { Counters } from "./counters.ts";
 import { DEFAULT_MAX_LINE_LENGTH } from "./lines.ts";
 import { RenderCache } from "./render_cache.ts";
-import { serveSession, type SessionState } from "./session.ts";
+import {
+  serveSession,
+  type SessionContext,
+  type SessionState,
+} from "./session.ts";
 
 /** The course's address: where the server listens unless told otherwise. */
 export const DEFAULT_HOSTNAME = "127.0.0.1";
@@ -54,11 +59,11 @@ export interface ServeOptions {
    */
   store?: Store;
   /**
-   * A data directory opened with {@linkcode openStorage}: its store is
-   * served and every change is appended to its log, so that changes are
-   * acknowledged by its fsync policy.
+   * Where samples are kept: a backend such as {@linkcode openStorage}'s data
+   * directory, whose fsync policy then says when a change is acknowledged.
+   * The server does not close it.
    *
-   * @default {undefined}
+   * @default {new LocalStorage({ store, retention })}
    */
   storage?: Storage;
   /**
@@ -108,8 +113,9 @@ export interface ServeOptions {
    */
   key?: string;
   /**
-   * Seconds samples are kept: older ones are dropped, at start and at least
-   * once a minute, from the log too. Kept for ever when unset.
+   * Seconds samples are kept, when the server makes its own storage: older
+   * ones are dropped at start and at least once a minute, and puts of older
+   * ones refused. A `storage` given keeps its own retention.
    *
    * @default {undefined}
    */
@@ -155,8 +161,6 @@ export interface Server extends AsyncDisposable {
 
 // How long shutdown waits for clients that do not read their answers.
 const SHUTDOWN_GRACE_MS = 5_000;
-// How often retention runs at most: at least once a minute.
-const RETENTION_CHECK_MS = 60_000;
 const TOO_MANY_CONNECTIONS = new TextEncoder().encode(
   "error\ntoo many connections\n\n",
 );
@@ -193,20 +197,29 @@ function checkAtLeast(
 }
 
 /**
- * Checks the limits of {@linkcode ServeOptions}.
+ * Checks the options of {@linkcode serve}.
  *
- * @throws {RangeError} When one is out of its range.
+ * @throws {TypeError} When they contradict each other.
+ * @throws {RangeError} When a limit is out of its range.
  */
-function checkLimits(options: ServeOptions): void {
+function checkOptions(options: ServeOptions): void {
+  if (options.storage !== undefined) {
+    if (options.store !== undefined) {
+      throw new TypeError("Cannot serve both a store and a storage");
+    }
+    if (options.retention !== undefined) {
+      throw new TypeError(
+        "Cannot serve a storage with a retention: give it to the storage",
+      );
+    }
+  }
+  if ((options.cert === undefined) !== (options.key === undefined)) {
+    throw new TypeError("Cannot serve over TLS without both cert and key");
+  }
   checkAtLeast("maxLineLength", options.maxLineLength, 1);
   checkAtLeast("maxConnections", options.maxConnections, 1);
   checkAtLeast("idleTimeout", options.idleTimeout, 0);
   checkAtLeast("maxOutput", options.maxOutput, 1);
-  if (options.retention !== undefined && !(options.retention > 0)) {
-    throw new RangeError(
-      `Cannot serve with retention ${options.retention}: not a number > 0`,
-    );
-  }
 }
 
 /**
@@ -224,7 +237,7 @@ function checkLimits(options: ServeOptions): void {
  * await server.finished;
  * ```
  *
- * @param options Where to listen, the store, access and limits.
+ * @param options Where to listen, the storage, access and limits.
  * @returns The running server.
  * @throws {TypeError} When both `store` and `storage` are given, or only one
  * of `cert` and `key`.
@@ -233,116 +246,164 @@ function checkLimits(options: ServeOptions): void {
  * @throws {Deno.errors.AddrInUse} When the port is taken.
  */
 export function serve(options: ServeOptions = {}): Server {
-  if (options.store && options.storage) {
-    throw new TypeError("Cannot serve both a store and a storage's store");
-  }
-  if ((options.cert === undefined) !== (options.key === undefined)) {
-    throw new TypeError("Cannot serve over TLS without both cert and key");
-  }
-  checkLimits(options);
-  const store = options.storage?.store ?? options.store ?? new Store();
-  const journal = options.storage?.journal;
-  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  const idleTimeout = options.idleTimeout ?? 0;
-  const onError = options.onError ??
-    ((error: Error) => console.error(`pulse: ${error.message}`));
-  const counters = new Counters();
-  const turns = new EventLoopTurns();
-  const connections = new Set<Connection>();
-  const listenOptions = {
-    hostname: options.hostname ?? DEFAULT_HOSTNAME,
-    port: options.port ?? DEFAULT_PORT,
-  };
-  const listener: Deno.Listener = options.cert === undefined
-    ? Deno.listen(listenOptions)
-    : Deno.listenTls({
-      ...listenOptions,
-      cert: options.cert,
-      key: options.key!,
-    });
-  const addr = listener.addr as Deno.NetAddr;
-  let closing = false;
-  let shutdownPromise: Promise<void> | undefined;
+  checkOptions(options);
+  return new TcpServer(options);
+}
 
-  const stats = (): ServerStats => {
+/** The server {@linkcode serve} runs. */
+class TcpServer implements Server {
+  readonly addr: Deno.NetAddr;
+  readonly finished: Promise<void>;
+  #storage: Storage;
+  // A storage made here is closed here.
+  #ownStorage: LocalStorage | undefined;
+  #onError: (error: Error) => void;
+  #counters = new Counters();
+  #turns = new EventLoopTurns();
+  #connections = new Set<Connection>();
+  #listener: Deno.Listener;
+  #accepting: AcceptLoop;
+  #context: SessionContext;
+  #idleTimer: ReturnType<typeof setInterval> | undefined;
+  #closing = false;
+  #shutdown: Promise<void> | undefined;
+  #signal: AbortSignal | undefined;
+  #onAbort = () => this.shutdown();
+
+  constructor(options: ServeOptions) {
+    this.#listener = listen(options);
+    this.addr = this.#listener.addr as Deno.NetAddr;
+    this.#ownStorage = options.storage === undefined
+      ? new LocalStorage({ store: options.store, retention: options.retention })
+      : undefined;
+    this.#storage = options.storage ?? this.#ownStorage!;
+    this.#onError = options.onError ??
+      ((error: Error) => console.error(`pulse: ${error.message}`));
+    this.#context = {
+      storage: this.#storage,
+      parser: new RequestParser(),
+      counters: this.#counters,
+      renderCache: new RenderCache(),
+      turns: this.#turns,
+      token: options.token === undefined
+        ? undefined
+        : new TextEncoder().encode(options.token),
+      maxLineLength: options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH,
+      maxOutput: options.maxOutput ?? DEFAULT_MAX_OUTPUT,
+      closing: () => this.#closing,
+      stats: () => Object.entries(this.stats()),
+    };
+    this.#accepting = acceptConnections(this.#listener, {
+      serve: (conn) => this.#serveConnection(conn),
+      maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      refuse: (conn) => writeAll(conn, TOO_MANY_CONNECTIONS),
+      onError: this.#onError,
+    });
+    this.finished = this.#accepting.finished;
+    const idleTimeout = options.idleTimeout ?? 0;
+    if (idleTimeout > 0) this.#watchIdle(idleTimeout);
+    this.#signal = options.signal;
+    if (this.#signal?.aborted) this.shutdown();
+    else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
+    options.onListen?.(this.addr);
+  }
+
+  /**
+   * The server's figures: uptime, connections, commands by kind, errors,
+   * the storage's, bytes in and out, and memory.
+   *
+   * @returns Figures by name.
+   */
+  stats(): ServerStats {
+    const counters = this.#counters;
     const figures: ServerStats = {
       uptime_seconds: Math.floor((Date.now() - counters.started) / 1000),
-      connections: connections.size,
+      connections: this.#connections.size,
       connections_total: counters.connectionsTotal,
-      connections_refused: accepting.refused,
+      connections_refused: this.#accepting.refused,
     };
     for (const [command, count] of Object.entries(counters.commands)) {
       figures[`commands_${command}`] = count;
     }
-    const { series, samples } = store.stats;
-    Object.assign(figures, {
-      errors: counters.errors,
-      series,
-      samples,
-      bytes_in: counters.bytesIn,
-      bytes_out: counters.bytesOut,
-    });
-    if (options.storage !== undefined) {
-      figures.log_bytes = options.storage.sizes.log;
-      figures.snapshot_bytes = options.storage.sizes.snapshot;
-    }
+    figures.errors = counters.errors;
+    const { series, samples, ...storage } = this.#storage.stats();
+    figures.series = series;
+    figures.samples = samples;
+    figures.bytes_in = counters.bytesIn;
+    figures.bytes_out = counters.bytesOut;
+    Object.assign(figures, storage);
     const memory = Deno.memoryUsage();
     figures.memory_rss_bytes = memory.rss;
     figures.memory_heap_bytes = memory.heapTotal;
     figures.memory_external_bytes = memory.external;
     return figures;
-  };
-
-  const context = {
-    store,
-    journal,
-    parser: new RequestParser(),
-    counters,
-    renderCache: new RenderCache(),
-    turns,
-    token: options.token === undefined
-      ? undefined
-      : new TextEncoder().encode(options.token),
-    maxLineLength: options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH,
-    maxOutput: options.maxOutput ?? DEFAULT_MAX_OUTPUT,
-    get closing() {
-      return closing;
-    },
-    stats: () => Object.entries(stats()),
-  };
-
-  function peer(conn: Deno.Conn): string {
-    const remote = conn.remoteAddr as Deno.NetAddr;
-    return `${remote.hostname}:${remote.port}`;
   }
 
-  const serveConnection = async (conn: Deno.Conn) => {
-    counters.connectionsTotal++;
-    const connection: Connection = { conn, idle: true, activity: 0 };
-    connections.add(connection);
+  /**
+   * Stops accepting, answers the requests already received, closes every
+   * connection and resolves once done. Safe to call more than once.
+   */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#stop();
+    return this.#shutdown;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  async #stop(): Promise<void> {
+    this.#closing = true;
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    clearInterval(this.#idleTimer);
+    this.#turns.close();
+    this.#listener.close();
+    for (const connection of this.#connections) {
+      if (connection.idle) connection.conn.close();
+    }
+    // Clients that never read their answers would hold us forever.
+    const grace = setTimeout(() => {
+      for (const connection of this.#connections) connection.conn.close();
+    }, SHUTDOWN_GRACE_MS);
     try {
-      await serveSession(conn, context, connection);
+      await this.#accepting.finished;
+    } finally {
+      clearTimeout(grace);
+      await this.#ownStorage?.close();
+    }
+  }
+
+  async #serveConnection(conn: Deno.Conn): Promise<void> {
+    this.#counters.connectionsTotal++;
+    const connection: Connection = { conn, idle: true, activity: 0 };
+    this.#connections.add(connection);
+    try {
+      await serveSession(conn, this.#context, connection);
     } catch (error) {
       if (!isHangUp(error)) {
-        onError(
-          new Error(`Closed ${peer(conn)}: ${describe(error)}`, {
-            cause: error,
-          }),
+        const remote = conn.remoteAddr as Deno.NetAddr;
+        this.#onError(
+          new Error(
+            `Closed ${remote.hostname}:${remote.port}: ${describe(error)}`,
+            { cause: error },
+          ),
         );
       }
     } finally {
-      connections.delete(connection);
+      this.#connections.delete(connection);
     }
-  };
+  }
 
-  const timers: ReturnType<typeof setInterval>[] = [];
-  if (idleTimeout > 0) {
-    // Each sweep notes every connection's activity; one that stood still
-    // for the whole timeout is closed.
+  /**
+   * Closes connections that neither send nor take anything for
+   * `idleTimeout`: each sweep notes every connection's activity, and one
+   * that stood still for the whole timeout is closed.
+   */
+  #watchIdle(idleTimeout: number): void {
     const seen = new Map<Connection, { activity: number; since: number }>();
-    timers.push(setInterval(() => {
+    this.#idleTimer = setInterval(() => {
       const now = Date.now();
-      for (const connection of connections) {
+      for (const connection of this.#connections) {
         const last = seen.get(connection);
         if (last === undefined || last.activity !== connection.activity) {
           seen.set(connection, { activity: connection.activity, since: now });
@@ -351,67 +412,22 @@ export function serve(options: ServeOptions = {}): Server {
         }
       }
       for (const connection of seen.keys()) {
-        if (!connections.has(connection)) seen.delete(connection);
+        if (!this.#connections.has(connection)) seen.delete(connection);
       }
-    }, Math.max(10, Math.min(idleTimeout / 4, 1_000))));
+    }, Math.max(10, Math.min(idleTimeout / 4, 1_000)));
   }
-  if (options.retention !== undefined) {
-    const retention = options.retention;
-    const enforce = () => {
-      const cutoff = Math.floor(Date.now() / 1000) - retention;
-      if (store.dropBefore(cutoff) > 0 && journal !== undefined) {
-        journal.trim(cutoff);
-        journal.commit()?.catch(() => {});
-      }
-    };
-    enforce();
-    timers.push(
-      setInterval(enforce, Math.min(RETENTION_CHECK_MS, retention * 100)),
-    );
-  }
+}
 
-  const accepting = acceptConnections(listener, {
-    serve: serveConnection,
-    maxConnections,
-    refuse: (conn) => writeAll(conn, TOO_MANY_CONNECTIONS),
-    onError,
-  });
-
-  function shutdown(): Promise<void> {
-    shutdownPromise ??= (async () => {
-      closing = true;
-      options.signal?.removeEventListener("abort", onAbort);
-      for (const timer of timers) clearInterval(timer);
-      turns.close();
-      listener.close();
-      for (const connection of connections) {
-        if (connection.idle) connection.conn.close();
-      }
-      // Clients that never read their answers would hold us forever.
-      const grace = setTimeout(() => {
-        for (const connection of connections) connection.conn.close();
-      }, SHUTDOWN_GRACE_MS);
-      try {
-        await accepting.finished;
-      } finally {
-        clearTimeout(grace);
-      }
-    })();
-    return shutdownPromise;
-  }
-
-  function onAbort() {
-    shutdown();
-  }
-  if (options.signal?.aborted) shutdown();
-  else options.signal?.addEventListener("abort", onAbort, { once: true });
-
-  options.onListen?.(addr);
-  return {
-    addr,
-    finished: accepting.finished,
-    shutdown,
-    stats,
-    [Symbol.asyncDispose]: shutdown,
+function listen(options: ServeOptions): Deno.Listener {
+  const listenOptions = {
+    hostname: options.hostname ?? DEFAULT_HOSTNAME,
+    port: options.port ?? DEFAULT_PORT,
   };
+  return options.cert === undefined
+    ? Deno.listen(listenOptions)
+    : Deno.listenTls({
+      ...listenOptions,
+      cert: options.cert,
+      key: options.key!,
+    });
 }

@@ -1,40 +1,45 @@
 /**
  * One client's connection: its lines are framed, parsed, run against the
- * shared store, and their answers handed to the client's outbox.
+ * storage, and their answers handed to the client's outbox.
  *
  * Every complete line of a chunk is handled before anything is awaited, and
  * their answers leave in one write; the next chunk is read once the client
- * has taken them. Within a chunk a session waits only for a log commit under
- * `--fsync always`, and when its answers pass 64 KiB (a long answer, or many)
- * it hands them to the outbox and waits while the client holds more than
- * 64 KiB of them unread. Work on one chunk also gives way to other clients
- * every few milliseconds.
+ * has taken them. A session waits within a chunk only for what the storage
+ * has not done yet (a commit under `--fsync always`, a remote backend's
+ * read), always answering in order, and when its answers pass 64 KiB (a
+ * long answer, or many) it hands them to the outbox and waits while the
+ * client holds more than 64 KiB of them unread. Work on one chunk also
+ * gives way to other clients every few milliseconds.
  *
  * @module
  */
 
+import { equalInConstantTime } from "../internal/constant_time.ts";
 import { describe } from "../internal/describe.ts";
-import { type LineBatch, readLines } from "./lines.ts";
 import { type EventLoopTurns, nextTurn } from "../internal/turns.ts";
-import { Outbox } from "./outbox.ts";
-import { MAX_CACHED_SAMPLES, type RenderCache } from "./render_cache.ts";
-import type { Counters } from "./counters.ts";
-import type { Journal } from "../persist/journal.ts";
 import { AnswerWriter, OK_LENGTH } from "../protocol/answer_writer.ts";
 import {
   type Request,
   type RequestParser,
   WRONG_COMMAND,
 } from "../protocol/request.ts";
-import { Query } from "../store/query.ts";
-import type { Store } from "../store.ts";
+import type {
+  Appender,
+  MaybePromise,
+  Querier,
+  RowCursor,
+  SeriesInfo,
+  Storage,
+} from "../storage/storage.ts";
+import type { Counters } from "./counters.ts";
+import { type LineBatch, readLines } from "./lines.ts";
+import { Outbox } from "./outbox.ts";
+import { MAX_CACHED_SAMPLES, type RenderCache } from "./render_cache.ts";
 
 /** What all sessions share. */
 export interface SessionContext {
-  /** The store. */
-  store: Store;
-  /** The log, unless the store is kept in memory only. */
-  journal: Journal | undefined;
+  /** Where samples are kept. */
+  storage: Storage;
   /** The request parser, with its cache of keys. */
   parser: RequestParser;
   /** The server's figures. */
@@ -50,7 +55,7 @@ export interface SessionContext {
   /** Held answer bytes past which a client is disconnected. */
   maxOutput: number;
   /** Whether the server is shutting down. */
-  readonly closing: boolean;
+  closing(): boolean;
   /** Lines of the `stats` answer beyond the counters. */
   stats(): [name: string, value: number][];
 }
@@ -72,19 +77,21 @@ const FLUSH_SIZE = 64 * 1024;
 // Held answers past this make the session wait and stop reading.
 const HIGH_WATER = 64 * 1024;
 // Samples read per step of a streamed answer.
-const READ_STEP = 4096;
+const SAMPLES_PER_STEP = 4096;
 // A session gives way to the others after holding the event loop this
 // long. Giving way costs about a millisecond (a timer's resolution).
 const SLICE_MS = 4;
 
 const TOO_LONG: Request = { command: "invalid", message: WRONG_COMMAND };
 
-/** Compares two byte strings in time that depends on their lengths only. */
-function equalInConstantTime(a: Uint8Array, b: Uint8Array): boolean {
-  let difference = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) difference |= (a[i] ?? 0) ^ b[i];
-  return difference === 0;
-}
+/**
+ * The rest of an answer: writes some of it, and says whether the answer is
+ * complete, its end written.
+ */
+type Rest = () => MaybePromise<boolean>;
+
+/** The rest of an answer that is complete. */
+const COMPLETE: Rest = () => true;
 
 /**
  * Serves one connection until the client leaves or the server shuts down.
@@ -93,182 +100,151 @@ function equalInConstantTime(a: Uint8Array, b: Uint8Array): boolean {
  * @param context What sessions share.
  * @param state Updated for the server: idle or not, and when last active.
  */
-export async function serveSession(
+export function serveSession(
   conn: Deno.Conn,
   context: SessionContext,
   state: SessionState,
 ): Promise<void> {
-  const { store, journal, parser, counters, renderCache, turns } = context;
-  const out = new AnswerWriter();
-  const outbox = new Outbox(conn, HIGH_WATER, context.maxOutput);
-  let authenticated = context.token === undefined;
-  let batch: LineBatch;
-  // Answers of changes not yet committed to the log, as triples: where they
-  // start, where they end, and how many answers that is.
-  const uncommitted: number[] = [];
-  // The run of consecutive puts not yet given to the log: lines `runFirst`
-  // to `runLast` of the batch. It goes to the log as the bytes the client
-  // sent, one copy per run rather than an encoding per put. Its answers are
-  // as many `ok\n\n` from `runAnswers` on, as nothing comes between them.
-  let runFirst = -1;
-  let runLast = -1;
-  let runAnswers = 0;
+  return new Session(conn, context, state).run();
+}
 
-  /** Adds line `line` of the batch, a put, to the run for the log. */
-  const logPut = (line: number) => {
-    if (runFirst >= 0 && runLast === line - 1) {
-      runLast = line;
-      return;
-    }
-    logRun();
-    runFirst = runLast = line;
-    runAnswers = out.length;
-  };
-  /** Gives the run to the log; before any other change, and before waiting. */
-  const logRun = () => {
-    if (runFirst < 0) return;
-    const count = runLast - runFirst + 1;
-    journal!.lines(
-      batch.bytes,
-      batch.start(runFirst),
-      batch.end(runLast),
-      count,
-    );
-    uncommitted.push(runAnswers, runAnswers + OK_LENGTH * count, count);
-    runFirst = -1;
-  };
-  /**
-   * Commits the changes whose answers are written, and turns those answers
-   * into errors if the log could not take them.
-   */
-  const commit = (): Promise<void> | undefined => {
-    logRun();
-    if (uncommitted.length === 0) return undefined;
-    const durable = journal!.commit();
-    if (durable === undefined) {
-      uncommitted.length = 0;
-      return undefined;
-    }
-    return durable.then(() => {
-      uncommitted.length = 0;
-    }, (error) => {
-      out.failAt(uncommitted, `cannot write the log: ${describe(error)}`);
-      for (let i = 2; i < uncommitted.length; i += 3) {
-        counters.errors += uncommitted[i];
-      }
-      uncommitted.length = 0;
+/** One connection's requests, answered in order. */
+class Session {
+  #conn: Deno.Conn;
+  #context: SessionContext;
+  #state: SessionState;
+  #out = new AnswerWriter();
+  #outbox: Outbox;
+  #appender: Appender;
+  #querier: Querier;
+  #authenticated: boolean;
+  #batch: LineBatch | undefined;
+  // Answers of changes whose commit is still to come, when changes take
+  // effect only then: where they start, where they end, how many they are.
+  #uncommitted: number[] = [];
+  #sink = (key: string, value: number, timestamp: number) =>
+    this.#out.sample(key, value, timestamp);
+
+  constructor(conn: Deno.Conn, context: SessionContext, state: SessionState) {
+    this.#conn = conn;
+    this.#context = context;
+    this.#state = state;
+    this.#outbox = new Outbox(conn, HIGH_WATER, context.maxOutput);
+    this.#appender = context.storage.appender();
+    this.#querier = context.storage.querier;
+    this.#authenticated = context.token === undefined;
+  }
+
+  /** Reads and answers chunks until the end of the connection. */
+  async run(): Promise<void> {
+    const { counters, turns } = this.#context;
+    const state = this.#state;
+    state.idle = true;
+    const lines = readLines(this.#conn, {
+      maxLineLength: this.#context.maxLineLength,
+      onRead: (n) => {
+        counters.bytesIn += n;
+        state.activity++;
+      },
     });
-  };
-  /**
-   * Hands the answers so far to the outbox mid-chunk, and waits while the
-   * client holds more than the high-water mark of them unread.
-   */
-  const handOver = async () => {
-    const committing = commit();
-    if (committing !== undefined) await committing;
-    if (out.length > 0) {
-      counters.bytesOut += out.length;
-      outbox.send(out.take());
+    try {
+      for await (const batch of lines) {
+        state.idle = false;
+        this.#batch = batch;
+        // A client whose bytes keep coming is read without a turn of the loop.
+        if (turns.overdue(SLICE_MS)) await nextTurn();
+        await this.#answerBatch(batch);
+        await this.#finishChunk();
+        state.activity++;
+        if (this.#context.closing()) break;
+        state.idle = true;
+      }
+    } finally {
+      this.#appender.rollback();
     }
-    const draining = outbox.drain();
+    const draining = this.#outbox.drain(0);
     if (draining !== undefined) await draining;
-    // Taking a long answer bit by bit is activity too.
-    state.activity++;
-    if (turns.overdue(SLICE_MS)) await nextTurn();
-  };
-  const sink = (key: string, value: number, timestamp: number) =>
-    out.sample(key, value, timestamp);
-  /** The rest of an answer: writes some of it, returns whether it is done. */
-  type Rest = () => boolean;
-  const rows = (query: Query): Rest => () => query.read(sink, READ_STEP);
-  /** Streams the rest of an answer as the client takes it, and ends it. */
-  const stream = async (rest: Rest) => {
-    do {
-      if (out.length >= FLUSH_SIZE) await handOver();
-    } while (!rest());
-    out.end();
-  };
+  }
+
+  /** Answers every line of a chunk, in order. */
+  async #answerBatch(batch: LineBatch): Promise<void> {
+    const { parser, turns } = this.#context;
+    const out = this.#out;
+    const bytes = batch.bytes;
+    for (let i = 0; i < batch.count; i++) {
+      const start = batch.start(i);
+      const request = start < 0
+        ? TOO_LONG
+        : this.#authenticated
+        ? parser.parse(bytes, start, batch.end(i))
+        : parser.parseBeforeAuth(bytes, start, batch.end(i));
+      if (request === undefined) continue;
+      if (
+        this.#uncommitted.length > 0 && request.command !== "put" &&
+        request.command !== "ping"
+      ) {
+        // A client reads what it wrote: its changes take effect first.
+        await this.#commit();
+      }
+      const rest = this.#execute(request, i);
+      if (rest !== undefined) {
+        // Most answers are done in one step: no need to wait for anything.
+        const done = rest();
+        if (done !== true) await this.#stream(rest, done);
+      }
+      if (
+        out.length >= FLUSH_SIZE ||
+        ((i & 31) === 31 && turns.overdue(SLICE_MS))
+      ) {
+        await this.#handOver();
+      }
+    }
+  }
+
+  /** Commits the chunk's changes and writes its answers. */
+  async #finishChunk(): Promise<void> {
+    await this.#commit();
+    // Read on only once the client has taken every answer.
+    const out = this.#out;
+    if (out.length > 0) {
+      this.#context.counters.bytesOut += out.length;
+      await this.#outbox.write(out.bytes());
+      out.reset();
+    }
+  }
 
   /**
    * Runs one request and writes its answer, or the start of it when the
-   * rest is to be streamed.
+   * rest is to be streamed or awaited.
    */
-  const execute = (request: Request, line: number): Rest | undefined => {
-    counters.commands[request.command]++;
-    if (!authenticated && request.command !== "auth") {
-      counters.errors++;
-      out.error("authentication required");
-      return undefined;
+  #execute(request: Request, line: number): Rest | undefined {
+    const context = this.#context;
+    const out = this.#out;
+    const counted = request.command === "invalid"
+      ? request.refused ?? "invalid"
+      : request.command;
+    context.counters.commands[counted]++;
+    if (!this.#authenticated && request.command !== "auth") {
+      return this.#fail("authentication required");
     }
     switch (request.command) {
       case "put":
-        if (journal !== undefined) {
-          if (journal.failure !== undefined) {
-            counters.errors++;
-            out.error(`cannot write the log: ${describe(journal.failure)}`);
-            return undefined;
-          }
-          logPut(line);
-        }
-        store.put(request.key, request.value, request.timestamp);
-        out.ok();
-        return undefined;
-      case "get": {
-        out.begin();
-        if (request.key === "*") return rows(new Query(store.series()));
-        const series = store.get(request.key);
-        if (series === undefined) return rows(new Query([]));
-        if (series.length > MAX_CACHED_SAMPLES) {
-          return rows(new Query([series]));
-        }
-        let lines = renderCache.get(series);
-        if (lines === undefined) {
-          const start = out.length;
-          new Query([series]).read(sink);
-          lines = out.bytes().slice(start);
-          renderCache.set(series, lines);
-        } else {
-          out.raw(lines);
-        }
-        out.end();
-        return undefined;
-      }
+        return this.#put(request.key, request.value, request.timestamp, line);
+      case "get":
+        return this.#get(request.key);
       case "query":
         out.begin();
-        return rows(new Query(store.match(request.pattern), request));
+        return this.#rows(this.#querier.series(request.pattern), request);
       case "last":
         out.begin();
-        return rows(new Query(store.match(request.pattern), { latest: true }));
-      case "keys": {
+        return this.#rows(this.#querier.series(request.pattern), {
+          latest: true,
+        });
+      case "keys":
         out.begin();
-        const matched = store.match(request.pattern);
-        let i = 0;
-        return () => {
-          for (; i < matched.length && out.length < FLUSH_SIZE; i++) {
-            out.line(matched[i].key);
-          }
-          return i === matched.length;
-        };
-      }
-      case "delete": {
-        if (journal?.failure !== undefined) {
-          counters.errors++;
-          out.error(`cannot write the log: ${describe(journal.failure)}`);
-          return undefined;
-        }
-        if (journal !== undefined) logRun();
-        const matched = store.match(request.pattern);
-        for (const series of matched) {
-          journal?.delete(series.key);
-          store.delete(series.key);
-        }
-        const start = out.length;
-        out.begin();
-        out.line(String(matched.length));
-        out.end();
-        if (journal !== undefined) uncommitted.push(start, out.length, 1);
-        return undefined;
-      }
+        return this.#keys(this.#querier.series(request.pattern));
+      case "delete":
+        return this.#count(this.#appender.delete(request.pattern));
       case "ping":
         out.begin();
         out.line("pong");
@@ -286,66 +262,205 @@ export async function serveSession(
           context.token !== undefined &&
           !equalInConstantTime(request.token, context.token)
         ) {
-          counters.errors++;
-          out.error("invalid token");
-          return undefined;
+          return this.#fail("invalid token");
         }
-        authenticated = true;
+        this.#authenticated = true;
         out.ok();
         return undefined;
       case "invalid":
-        counters.errors++;
-        out.error(request.message);
-        return undefined;
+        return this.#fail(request.message);
     }
-  };
-
-  state.idle = true;
-  const lines = readLines(conn, {
-    maxLineLength: context.maxLineLength,
-    onRead: (n) => {
-      counters.bytesIn += n;
-      state.activity++;
-    },
-  });
-  for await (batch of lines) {
-    state.idle = false;
-    // A client whose bytes keep coming is read without a turn of the loop.
-    if (turns.overdue(SLICE_MS)) await nextTurn();
-    const bytes = batch.bytes;
-    for (let i = 0; i < batch.count; i++) {
-      const start = batch.start(i);
-      const request = start < 0
-        ? TOO_LONG
-        : authenticated
-        ? parser.parse(bytes, start, batch.end(i))
-        : parser.parseBeforeAuth(bytes, start, batch.end(i));
-      if (request === undefined) continue;
-      const rest = execute(request, i);
-      if (rest !== undefined) {
-        // Most answers are done in one step: no need to wait for anything.
-        if (rest()) out.end();
-        else await stream(rest);
-      }
-      if (
-        out.length >= FLUSH_SIZE ||
-        ((i & 31) === 31 && turns.overdue(SLICE_MS))
-      ) {
-        await handOver();
-      }
-    }
-    const committing = commit();
-    if (committing !== undefined) await committing;
-    // Read on only once the client has taken every answer.
-    if (out.length > 0) {
-      counters.bytesOut += out.length;
-      await outbox.write(out.bytes());
-      out.reset();
-    }
-    state.activity++;
-    if (context.closing) break;
-    state.idle = true;
   }
-  const draining = outbox.drain(0);
-  if (draining !== undefined) await draining;
+
+  #fail(message: string): undefined {
+    this.#context.counters.errors++;
+    this.#out.error(message);
+    return undefined;
+  }
+
+  /** The usual request: one sample, answered `ok\n\n` unless refused. */
+  #put(key: string, value: number, timestamp: number, line: number): undefined {
+    const batch = this.#batch!;
+    const refused = this.#appender.append(
+      key,
+      value,
+      timestamp,
+      batch.bytes,
+      batch.start(line),
+      batch.end(line),
+    );
+    if (refused !== undefined) return this.#fail(refused);
+    const out = this.#out;
+    if (this.#appender.deferred) {
+      const uncommitted = this.#uncommitted;
+      const last = uncommitted.length - 3;
+      // Consecutive `ok`s make one run: one triple, however many.
+      if (last >= 0 && uncommitted[last + 1] === out.length) {
+        uncommitted[last + 1] += OK_LENGTH;
+        uncommitted[last + 2]++;
+      } else {
+        uncommitted.push(out.length, out.length + OK_LENGTH, 1);
+      }
+    }
+    out.ok();
+    return undefined;
+  }
+
+  /** `get <key>`: small series that did not change answer from the cache. */
+  #get(key: string): Rest {
+    this.#out.begin();
+    if (key === "*") return this.#rows(this.#querier.series());
+    const found = this.#querier.get(key);
+    if (found instanceof Promise) {
+      return this.#later(found.then((series) => this.#getOne(series)));
+    }
+    return this.#getOne(found);
+  }
+
+  #getOne(series: SeriesInfo | undefined): Rest {
+    if (series === undefined) return this.#rows([]);
+    if (series.version === undefined || series.length! > MAX_CACHED_SAMPLES) {
+      return this.#rows([series]);
+    }
+    const out = this.#out;
+    const cache = this.#context.renderCache;
+    let lines = cache.get(series);
+    if (lines === undefined) {
+      const start = out.length;
+      this.#querier.read([series]).read(this.#sink, Infinity);
+      lines = out.bytes().slice(start);
+      cache.set(series, lines);
+    } else {
+      out.raw(lines);
+    }
+    out.end();
+    return COMPLETE;
+  }
+
+  /** The rows of `series` as sample lines, a step at a time. */
+  #rows(
+    series: MaybePromise<Iterable<SeriesInfo>>,
+    options?: Parameters<Querier["read"]>[1],
+  ): Rest {
+    if (series instanceof Promise) {
+      return this.#later(series.then((found) => this.#rows(found, options)));
+    }
+    const cursor: RowCursor = this.#querier.read(series, options);
+    const out = this.#out;
+    const ended = (done: boolean) => {
+      if (done) out.end();
+      return done;
+    };
+    return () => {
+      const done = cursor.read(this.#sink, SAMPLES_PER_STEP);
+      return done instanceof Promise ? done.then(ended) : ended(done);
+    };
+  }
+
+  /** The keys of `series`, a line each, as many at a time as fit. */
+  #keys(series: MaybePromise<Iterable<SeriesInfo>>): Rest {
+    if (series instanceof Promise) {
+      return this.#later(series.then((found) => this.#keys(found)));
+    }
+    const iterator = series[Symbol.iterator]();
+    const out = this.#out;
+    return () => {
+      while (out.length < FLUSH_SIZE) {
+        const next = iterator.next();
+        if (next.done) {
+          out.end();
+          return true;
+        }
+        out.line(next.value.key);
+      }
+      return false;
+    };
+  }
+
+  /** A count, such as `delete`'s, as a one-line answer once known. */
+  #count(count: MaybePromise<number>): Rest | undefined {
+    if (count instanceof Promise) {
+      return this.#later(count.then(
+        (n) => {
+          this.#count(n);
+          return COMPLETE;
+        },
+        (error) => {
+          this.#fail(`cannot write the log: ${describe(error)}`);
+          return COMPLETE;
+        },
+      ));
+    }
+    const out = this.#out;
+    out.begin();
+    out.line(String(count));
+    out.end();
+    return undefined;
+  }
+
+  /** An answer whose rest is known once `found` settles. */
+  #later(found: Promise<Rest>): Rest {
+    let rest: Rest | undefined;
+    return () => {
+      if (rest !== undefined) return rest();
+      return found.then((next) => {
+        rest = next;
+        return next();
+      });
+    };
+  }
+
+  /** Streams the rest of an answer as the client takes it. */
+  async #stream(rest: Rest, first: MaybePromise<boolean>): Promise<void> {
+    let done = first;
+    while (true) {
+      if (done instanceof Promise) done = await done;
+      if (done === true) return;
+      if (this.#out.length >= FLUSH_SIZE) await this.#handOver();
+      done = rest();
+    }
+  }
+
+  /**
+   * Commits the changes whose answers are written, and turns those answers
+   * into errors if they could not be stored.
+   */
+  async #commit(): Promise<void> {
+    const committing = this.#appender.commit();
+    if (committing === undefined) {
+      this.#uncommitted.length = 0;
+      return;
+    }
+    try {
+      await committing;
+    } catch (error) {
+      this.#out.failAt(
+        this.#uncommitted,
+        `cannot write the log: ${describe(error)}`,
+      );
+      const counters = this.#context.counters;
+      for (let i = 2; i < this.#uncommitted.length; i += 3) {
+        counters.errors += this.#uncommitted[i];
+      }
+    }
+    this.#uncommitted.length = 0;
+  }
+
+  /**
+   * Hands the answers so far to the outbox mid-chunk, and waits while the
+   * client holds more than the high-water mark of them unread.
+   */
+  async #handOver(): Promise<void> {
+    await this.#commit();
+    const out = this.#out;
+    if (out.length > 0) {
+      this.#context.counters.bytesOut += out.length;
+      this.#outbox.send(out.take());
+    }
+    const draining = this.#outbox.drain();
+    if (draining !== undefined) await draining;
+    // Taking a long answer bit by bit is activity too.
+    this.#state.activity++;
+    if (this.#context.turns.overdue(SLICE_MS)) await nextTurn();
+  }
 }

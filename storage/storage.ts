@@ -26,6 +26,7 @@
 
 import type { Pattern } from "../store/pattern.ts";
 import type { QueryOptions, RowSink } from "../store/query.ts";
+import type { SampleBatch } from "./sample_batch.ts";
 
 /** A value now, or a promise of it from a backend that answers later. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -131,6 +132,16 @@ export interface Appender {
     start?: number,
     end?: number,
   ): string | undefined;
+  /**
+   * Adds a batch of samples, all or nothing: either every sample is taken,
+   * or none is and the reason is given. A large batch may be taken a slice
+   * at a time, letting other clients in between.
+   *
+   * @param batch The samples; the appender reads them until the commit.
+   * @returns `undefined` when every sample is taken, else why none is; a
+   * promise when the batch is taken in slices.
+   */
+  appendBatch(batch: SampleBatch): MaybePromise<string | undefined>;
   /**
    * Removes the series a pattern matches. Earlier changes of this appender
    * must be committed first.

@@ -202,6 +202,11 @@ export class Query {
     return true;
   }
 
+  /** Gives up the rest of the rows. */
+  close(): void {
+    this.#current = undefined;
+  }
+
   #rollUp(key: string, n: number, sink: RowSink): void {
     const step = this.#step!;
     for (let i = 0; i < n; i++) {

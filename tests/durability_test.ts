@@ -721,8 +721,16 @@ async function fullDisk(mount: string): Promise<void> {
     return answers;
   };
   {
-    await using server = await startServer(data, "--fsync", "always");
+    await using server = await ServerProcess.start([
+      "--port=0",
+      "--http=127.0.0.1:0",
+      `--data=${data}`,
+      "--fsync=always",
+    ]);
     const { port } = server;
+    const [, httpPort] = await server.waitForStderr(
+      /http listening on http:\/\/127\.0\.0\.1:(\d+)/,
+    );
     await send(port, batch(500));
     equal(acked.length, 500);
     // Fill every byte left.
@@ -749,9 +757,16 @@ async function fullDisk(mount: string): Promise<void> {
       `answered ${refused.find((answer) => answer === OK)} on a full disk`,
     );
     assert(/no space left on device/.test(refused[0]), refused[0]);
-    // Reads go on.
-    const held = await getAll(port);
-    assertHolds(held, samplesOf(acked), "reads on the full disk");
+    // A batch over HTTP is refused whole.
+    const posted = batch(2000);
+    const response = await fetch(`http://127.0.0.1:${httpPort}/api/put`, {
+      method: "POST",
+      body: posted.map((put) => `${put.key} ${put.value} ${put.timestamp}\n`)
+        .join(""),
+    });
+    equal(response.status, 503, await response.text());
+    // Reads go on, and what was refused left no trace.
+    deepEqual(await getAll(port), samplesOf(acked), "reads on the full disk");
 
     await Deno.remove(filler);
     await within(
@@ -766,6 +781,6 @@ async function fullDisk(mount: string): Promise<void> {
     await stopServer(server);
   }
   await using server = await startServer(data);
-  assertHolds(await getAll(server.port), samplesOf(acked), "after the restart");
+  deepEqual(await getAll(server.port), samplesOf(acked), "after the restart");
   await stopServer(server);
 }

@@ -6,8 +6,8 @@ import {
   throws,
 } from "node:assert/strict";
 import { serveHttp, type ServeHttpOptions } from "../http.ts";
-import type { Journal } from "../persist/journal.ts";
-import { openStorage } from "../persist/storage.ts";
+import type { Appender, Storage } from "../storage/storage.ts";
+import { LocalStorage, openStorage } from "../storage/local.ts";
 import { AGGREGATIONS } from "../store/query.ts";
 import { serve } from "../server.ts";
 import { Store } from "../store.ts";
@@ -504,10 +504,7 @@ Deno.test("`serveHttp()` journals puts and commits them before answering", async
           fsync: "always",
           onLog: () => {},
         });
-        const { server, base } = start({
-          store: storage.store,
-          journal: storage.journal,
-        });
+        const { server, base } = start({ storage });
         await using _ = server;
         equal(
           (await put(base, "palm.cpu 1.5 100\npalm.gpu 2 101\n")).status,
@@ -525,31 +522,28 @@ Deno.test("`serveHttp()` journals puts and commits them before answering", async
   await t.step(
     "503 while the log cannot be written, nothing stored",
     async () => {
-      const journaled: string[] = [];
-      const journal = {
-        failure: new Error("No space left on device (os error 28)"),
-        put: (key: string) => journaled.push(key),
-        commit: () => undefined,
-      } as unknown as Journal;
-      const store = new Store();
-      const { server, base } = start({ store, journal });
+      await using local = new LocalStorage();
+      const refusal = "cannot write the log: no space left on device";
+      const storage = fakeStorage(local, {
+        append: () => refusal,
+        appendBatch: () => refusal,
+      });
+      const { server, base } = start({ storage });
       await using _ = server;
       const answer = await put(base, "palm.cpu 1 1\n");
       deepEqual([answer.status, JSON.parse(answer.text)], [503, {
         error: "cannot write the log: no space left on device",
       }]);
-      deepEqual(journaled, []);
-      equal(store.stats.samples, 0);
+      equal(local.store.stats.samples, 0);
     },
   );
 
   await t.step("503 when the commit fails", async () => {
-    const journal = {
-      failure: undefined,
-      put: () => {},
+    await using local = new LocalStorage();
+    const storage = fakeStorage(local, {
       commit: () => Promise.reject(new Error("Input/output error")),
-    } as unknown as Journal;
-    const { server, base } = start({ journal });
+    });
+    const { server, base } = start({ storage });
     await using _ = server;
     const answer = await put(base, "palm.cpu 1 1\n");
     deepEqual([answer.status, JSON.parse(answer.text)], [503, {
@@ -557,6 +551,28 @@ Deno.test("`serveHttp()` journals puts and commits them before answering", async
     }]);
   });
 });
+
+/** `local` with its appenders' methods replaced by `methods`. */
+function fakeStorage(local: LocalStorage, methods: Partial<Appender>): Storage {
+  return {
+    backend: "fake",
+    querier: local.querier,
+    stats: () => local.stats(),
+    close: () => local.close(),
+    [Symbol.asyncDispose]: () => local.close(),
+    appender: () => {
+      const appender = local.appender();
+      return {
+        deferred: true,
+        append: methods.append ?? appender.append.bind(appender),
+        appendBatch: methods.appendBatch ?? appender.appendBatch.bind(appender),
+        delete: methods.delete ?? appender.delete.bind(appender),
+        commit: methods.commit ?? appender.commit.bind(appender),
+        rollback: methods.rollback ?? appender.rollback.bind(appender),
+      };
+    },
+  };
+}
 
 Deno.test("`serveHttp()` asks for the bearer token", async (t) => {
   const store = new Store();
@@ -683,11 +699,7 @@ Deno.test("`serveHttp()` exposes the server's figures at GET /metrics", async (t
   try {
     await using storage = await openStorage(dir, { onLog: () => {} });
     await using tcp = serve({ hostname: HOST, port: 0, storage });
-    const { server, base } = start({
-      store: storage.store,
-      journal: storage.journal,
-      stats: () => tcp.stats(),
-    });
+    const { server, base } = start({ storage, stats: () => tcp.stats() });
     await using _ = server;
     await exchange(tcp.addr.port, TCP_REQUESTS, 4);
     equal(
@@ -717,8 +729,8 @@ Deno.test("`serveHttp()` exposes the server's figures at GET /metrics", async (t
       equal(value("pulse_received_bytes_total"), TCP_REQUESTS.length);
       assert(value("pulse_sent_bytes_total")! > 0);
       assert(value("pulse_connections")! >= 0);
-      equal(value("pulse_log_bytes"), storage.sizes.log);
-      equal(value("pulse_snapshot_bytes"), storage.sizes.snapshot);
+      equal(value("pulse_log_bytes"), storage.sizes!.log);
+      equal(value("pulse_snapshot_bytes"), storage.sizes!.snapshot);
       assert(value("pulse_uptime_seconds")! >= 0);
       assert(value("process_resident_memory_bytes")! > 1024 * 1024);
     });

@@ -549,8 +549,16 @@ Deno.test("serve() with retention drops old samples from memory", async (t) => {
     await using client = new Client(HOST, server.addr.port);
     // Far in the future: kept whenever the check runs.
     await client.put("kept", 1, now + 1_000_000);
-    await client.put("old", 1, now - 1000);
-    await client.put("kept", 2, now - 1000);
+    // Within the window when put; they age out of it while serving.
+    const current = Math.floor(Date.now() / 1000);
+    await client.put("old", 1, current);
+    await client.put("kept", 2, current);
+    // Already outside the window: refused, not taken and then dropped.
+    await rejects(
+      client.put("older", 1, now - 1000),
+      /is older than the retention window of 2s/,
+    );
+    deepEqual(await client.keys("older"), []);
     // The check runs every tenth of the retention: wait for it, guarded.
     await within(
       (async () => {
@@ -623,7 +631,7 @@ Deno.test("server.ts --retention drops old samples from the data directory", asy
           "2s",
         ]);
         await using client = new Client(HOST, server.port, { timeout: 20_000 });
-        await client.put("late.old", 1, now - 1000);
+        await client.put("late.old", 1, Math.floor(Date.now() / 1000));
         await within(
           (async () => {
             while ((await client.keys("late.*")).length > 0) await delay(50);

@@ -11,7 +11,7 @@ import {
   strictEqual as equal,
 } from "node:assert/strict";
 import { Client } from "../client.ts";
-import { openStorage } from "../persist/storage.ts";
+import { openStorage } from "../storage/local.ts";
 import { serve } from "../server.ts";
 import {
   askStats,

@@ -32,7 +32,11 @@ import {
   type RestoreReport,
   writeSnapshot,
 } from "../persist/snapshot.ts";
-import { openStorage, type Storage } from "../persist/storage.ts";
+import {
+  type DataDir as Storage,
+  openDataDir as openStorage,
+} from "../persist/data_dir.ts";
+import { LocalStorage } from "../storage/local.ts";
 import { serve } from "../server.ts";
 import { Store } from "../store.ts";
 import {
@@ -1218,7 +1222,10 @@ Deno.test("`serve()` logs what sessions change so that a restore rebuilds it", a
         {
           const [storage] = await open(dir.path, { fsync });
           await using _ = storage;
-          await using server = serve({ port: 0, storage });
+          await using server = serve({
+            port: 0,
+            storage: new LocalStorage({ dataDir: storage }),
+          });
           const sessions = Array.from({ length: 3 }, async () => {
             await using conn = await RawConnection.connect(server.addr.port);
             const [text, answers] = randomSession(random, 400);
@@ -1247,7 +1254,11 @@ Deno.test("`serve()` logs what sessions change so that a restore rebuilds it", a
     {
       const [storage] = await open(dir.path);
       await using _ = storage;
-      await using server = serve({ port: 0, storage, token: "secret" });
+      await using server = serve({
+        port: 0,
+        storage: new LocalStorage({ dataDir: storage }),
+        token: "secret",
+      });
       await using conn = await RawConnection.connect(server.addr.port);
       await conn.send(
         "put early 1 1\nput early 2 2\nauth secret\nput late 3 3\n",

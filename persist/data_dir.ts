@@ -31,8 +31,8 @@ import {
   writeSnapshot,
 } from "./snapshot.ts";
 
-/** Options of {@linkcode openStorage}. */
-export interface StorageOptions {
+/** Options of {@linkcode openDataDir}. */
+export interface DataDirOptions {
   /**
    * When the log is fsynced: `always` before each answer, `everysec` once a
    * second, `no` when the OS likes.
@@ -92,36 +92,7 @@ export interface DamagedBytes {
   cut: boolean;
 }
 
-/** An open data directory: its store, its log, and compaction. */
-export interface Storage extends AsyncDisposable {
-  /** The store, restored from the directory. */
-  readonly store: Store;
-  /** The log that changes to the store are appended to. */
-  readonly journal: Journal;
-  /** What start-up restored. */
-  readonly restored: RestoreSummary;
-  /** Sizes of the snapshot and of the current log, in bytes. */
-  readonly sizes: { snapshot: number; log: number };
-  /**
-   * Writes a new snapshot and drops the logs it holds, while serving goes
-   * on. Compaction also starts by itself when the log grows large.
-   *
-   * @returns A promise that settles once the old logs are removed; a call
-   * during a compaction shares it.
-   * @throws {TypeError} When the storage is closed.
-   */
-  compact(): Promise<void>;
-  /**
-   * Waits for a compaction under way, writes and fsyncs the log, and
-   * unlocks. Safe to call more than once.
-   *
-   * @returns A promise that settles once the directory is unlocked.
-   * @throws When the last of the log cannot be written.
-   */
-  close(): Promise<void>;
-}
-
-/** The default of {@linkcode StorageOptions.compactBytes}: 64 MiB. */
+/** The default of {@linkcode DataDirOptions.compactBytes}: 64 MiB. */
 export const DEFAULT_COMPACT_BYTES = 64 * 1024 * 1024;
 const SNAPSHOT = "snapshot.pulse";
 const LOG_PATTERN = /^log-(\d+)\.pulse$/;
@@ -347,121 +318,192 @@ async function removeLogsBefore(dir: string, next: number): Promise<void> {
 }
 
 /**
- * Opens a data directory, creating it if need be: locks it, restores the
- * snapshot and replays the logs into a new store, and opens the log for
- * appending.
- *
- * @example Usage
- * ```ts
- * import { openStorage, serve } from "@pulse/metrics";
- *
- * const dir = await Deno.makeTempDir();
- * await using storage = await openStorage(dir, { fsync: "always" });
- * await using server = serve({ port: 0, storage });
- * ```
+ * An open data directory: its lock, its store as restored, its log, and
+ * compaction into a snapshot while serving goes on.
+ */
+export class DataDir implements AsyncDisposable {
+  /** The directory. */
+  readonly path: string;
+  /** The store, restored from the directory. */
+  readonly store: Store;
+  /** The log that changes to the store are appended to. */
+  readonly journal: Journal;
+  /** What start-up restored. */
+  readonly restored: RestoreSummary;
+  #lock: Deno.FsFile;
+  #sequence: number;
+  #snapshotSize: number;
+  #snapshotSamples: number;
+  #compactBytes: number;
+  #onLog: (message: string) => void;
+  #compacting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #timer: ReturnType<typeof setInterval>;
+
+  private constructor(
+    path: string,
+    lock: Deno.FsFile,
+    found: Restored,
+    log: { journal: Journal; sequence: number; restored: RestoreSummary },
+    options: DataDirOptions,
+  ) {
+    this.path = path;
+    this.#lock = lock;
+    this.store = found.store;
+    this.#snapshotSize = found.snapshotSize;
+    this.#snapshotSamples = found.snapshotSamples;
+    this.journal = log.journal;
+    this.#sequence = log.sequence;
+    this.restored = log.restored;
+    this.#compactBytes = options.compactBytes ?? DEFAULT_COMPACT_BYTES;
+    this.#onLog = options.onLog ?? console.error;
+    this.#timer = setInterval(() => this.#compactIfDue(), COMPACT_CHECK_MS);
+  }
+
+  /**
+   * Opens a data directory, creating it if need be: locks it, restores the
+   * snapshot and replays the logs into a new store, and opens the log for
+   * appending.
+   *
+   * @param dir The directory.
+   * @param options The fsync policy and when to compact.
+   * @returns The open directory.
+   * @throws {Deno.errors.AlreadyExists} When another server holds the lock.
+   */
+  static async open(
+    dir: string,
+    options: DataDirOptions = {},
+  ): Promise<DataDir> {
+    const onLog = options.onLog ?? console.error;
+    await Deno.mkdir(dir, { recursive: true });
+    const lockFile = await lock(dir);
+    try {
+      const started = performance.now();
+      const found = await restoreDirectory(dir, onLog);
+      const [file, size, sequence] = await openLastLog(dir, found);
+      const journal = new Journal(file, {
+        fsync: options.fsync,
+        size,
+        changes: found.logged,
+      });
+      const { series, samples } = found.store.stats;
+      const restored: RestoreSummary = {
+        samples,
+        series,
+        milliseconds: Math.round(performance.now() - started),
+        corrupted: found.corrupted,
+        tornBytes: found.tornBytes,
+        damaged: found.damaged,
+      };
+      onLog(
+        `pulse: restored ${samples} samples in ${series} series from ${dir} in ${restored.milliseconds} ms`,
+      );
+      return new DataDir(
+        dir,
+        lockFile,
+        found,
+        { journal, sequence, restored },
+        options,
+      );
+    } catch (error) {
+      lockFile.close();
+      throw error;
+    }
+  }
+
+  /** Sizes of the snapshot and of the current log, in bytes. */
+  get sizes(): { snapshot: number; log: number } {
+    return { snapshot: this.#snapshotSize, log: this.journal.size };
+  }
+
+  /**
+   * Writes a new snapshot and drops the logs it holds, while serving goes
+   * on. Compaction also starts by itself when the log grows large.
+   *
+   * @returns A promise that settles once the old logs are removed; a call
+   * during a compaction shares it.
+   * @throws {TypeError} When the directory is closed.
+   */
+  compact(): Promise<void> {
+    if (this.#closing !== undefined) {
+      return Promise.reject(
+        new TypeError(`Cannot compact ${this.path}: the storage is closed`),
+      );
+    }
+    this.#compacting ??= this.#compact().finally(() => {
+      this.#compacting = undefined;
+    });
+    return this.#compacting;
+  }
+
+  /**
+   * Waits for a compaction under way, writes and fsyncs the log, and
+   * unlocks. Safe to call more than once.
+   *
+   * @returns A promise that settles once the directory is unlocked.
+   * @throws When the last of the log cannot be written.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      clearInterval(this.#timer);
+      try {
+        await this.#compacting?.catch(() => {});
+        await this.journal.close();
+      } finally {
+        this.#lock.close();
+      }
+    })();
+    return this.#closing;
+  }
+
+  /** Closes the directory, as {@linkcode DataDir.close} does. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #compact(): Promise<void> {
+    const dir = this.path;
+    const next = this.#sequence + 1;
+    const [newFile, newSize] = await createLog(dir, next);
+    await this.journal.rotate(newFile, newSize);
+    this.#sequence = next;
+    const info = await writeSnapshot(this.store, `${dir}/${SNAPSHOT}`, next);
+    this.#snapshotSize = info.bytes;
+    this.#snapshotSamples = info.samples;
+    await removeLogsBefore(dir, next);
+  }
+
+  /**
+   * Compacts once the log holds as many changes as the snapshot holds
+   * samples: compacting writes every sample, and this keeps its cost a
+   * constant per change, however long keys are and however the log encodes
+   * them.
+   */
+  #compactIfDue(): void {
+    const journal = this.journal;
+    if (
+      this.#compacting === undefined && this.#closing === undefined &&
+      journal.size > this.#compactBytes &&
+      journal.changes >= this.#snapshotSamples
+    ) {
+      this.compact().catch((error) =>
+        this.#onLog(`pulse: compaction failed: ${(error as Error).message}`)
+      );
+    }
+  }
+}
+
+/**
+ * Opens a data directory, as {@linkcode DataDir.open} does.
  *
  * @param dir The directory.
  * @param options The fsync policy and when to compact.
- * @returns The open storage.
+ * @returns The open directory.
  * @throws {Deno.errors.AlreadyExists} When another server holds the lock.
- * @throws {Error} When damaged bytes cannot be set aside (a full disk):
- * start-up cuts nothing that it has not copied.
  */
-export async function openStorage(
+export function openDataDir(
   dir: string,
-  options: StorageOptions = {},
-): Promise<Storage> {
-  const onLog = options.onLog ?? console.error;
-  const compactBytes = options.compactBytes ?? DEFAULT_COMPACT_BYTES;
-  await Deno.mkdir(dir, { recursive: true });
-  const lockFile = await lock(dir);
-  try {
-    const started = performance.now();
-    const found = await restoreDirectory(dir, onLog);
-    const { store } = found;
-    let { snapshotSize, snapshotSamples } = found;
-    let [file, size, sequence] = await openLastLog(dir, found);
-    const journal = new Journal(file, {
-      fsync: options.fsync,
-      size,
-      changes: found.logged,
-    });
-    const { series, samples } = store.stats;
-    const restored: RestoreSummary = {
-      samples,
-      series,
-      milliseconds: Math.round(performance.now() - started),
-      corrupted: found.corrupted,
-      tornBytes: found.tornBytes,
-      damaged: found.damaged,
-    };
-    onLog(
-      `pulse: restored ${samples} samples in ${series} series from ${dir} in ${restored.milliseconds} ms`,
-    );
-
-    let compacting: Promise<void> | undefined;
-    let closing: Promise<void> | undefined;
-    const compact = () => {
-      if (closing !== undefined) {
-        return Promise.reject(
-          new TypeError(`Cannot compact ${dir}: the storage is closed`),
-        );
-      }
-      compacting ??= (async () => {
-        try {
-          const next = sequence + 1;
-          const [newFile, newSize] = await createLog(dir, next);
-          await journal.rotate(newFile, newSize);
-          sequence = next;
-          const info = await writeSnapshot(store, `${dir}/${SNAPSHOT}`, next);
-          snapshotSize = info.bytes;
-          snapshotSamples = info.samples;
-          await removeLogsBefore(dir, next);
-        } finally {
-          compacting = undefined;
-        }
-      })();
-      return compacting;
-    };
-    // Compacting writes every sample; doing it once the log holds as many
-    // changes as the snapshot holds samples keeps that cost a constant per
-    // change, however long keys are and however the log encodes them.
-    const timer = setInterval(() => {
-      if (
-        !compacting && !closing && journal.size > compactBytes &&
-        journal.changes >= snapshotSamples
-      ) {
-        compact().catch((error) =>
-          onLog(`pulse: compaction failed: ${(error as Error).message}`)
-        );
-      }
-    }, COMPACT_CHECK_MS);
-
-    const close = () => {
-      closing ??= (async () => {
-        clearInterval(timer);
-        try {
-          await compacting?.catch(() => {});
-          await journal.close();
-        } finally {
-          lockFile.close();
-        }
-      })();
-      return closing;
-    };
-    return {
-      store,
-      journal,
-      restored,
-      get sizes() {
-        return { snapshot: snapshotSize, log: journal.size };
-      },
-      compact,
-      close,
-      [Symbol.asyncDispose]: close,
-    };
-  } catch (error) {
-    lockFile.close();
-    throw error;
-  }
+  options: DataDirOptions = {},
+): Promise<DataDir> {
+  return DataDir.open(dir, options);
 }
