@@ -46,7 +46,7 @@ import {
   renderStats,
 } from "./cli/output.ts";
 import { type Aggregation, AGGREGATIONS } from "./store/query.ts";
-import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "./server.ts";
+import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "./protocol/defaults.ts";
 import { isKey } from "./protocol/grammar.ts";
 import { parseDuration } from "./internal/units.ts";
 import { describe } from "./internal/describe.ts";

@@ -9,6 +9,7 @@ import { describe } from "../internal/describe.ts";
 import { EventLoopTurns } from "../internal/turns.ts";
 import { writeAll } from "../internal/write_all.ts";
 import type { Storage } from "../persist/storage.ts";
+import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol/defaults.ts";
 import { RequestParser } from "../protocol/request.ts";
 import { Store } from "../store.ts";
 import { acceptConnections } from "./accept.ts";
@@ -17,10 +18,7 @@ import { DEFAULT_MAX_LINE_LENGTH } from "./lines.ts";
 import { RenderCache } from "./render_cache.ts";
 import { serveSession, type SessionState } from "./session.ts";
 
-/** The course's address: where the server listens unless told otherwise. */
-export const DEFAULT_HOSTNAME = "127.0.0.1";
-/** The course's port. */
-export const DEFAULT_PORT = 8888;
+export { DEFAULT_HOSTNAME, DEFAULT_PORT };
 /** The default of {@linkcode ServeOptions.maxConnections}. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
 /** The default of {@linkcode ServeOptions.maxOutput}: 8 MiB. */

@@ -462,3 +462,62 @@ Deno.test({
     );
   },
 });
+
+/** A module of `deno info --json`, with the parts read here. */
+interface GraphModule {
+  specifier: string;
+  dependencies?: { code?: { specifier: string } }[];
+}
+
+/**
+ * The modules `deno info --json` lists for `path`: all of them, types
+ * included, and those its imports load when it runs (`import type` loads
+ * nothing).
+ */
+async function moduleGraph(
+  path: string,
+): Promise<{ all: string[]; loaded: string[] }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", path],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  equal(code, 0, decoder.decode(stderr));
+  const info = JSON.parse(decoder.decode(stdout)) as {
+    roots: string[];
+    modules: GraphModule[];
+  };
+  const bySpecifier = new Map(
+    info.modules.map((module) => [module.specifier, module]),
+  );
+  const loaded = new Set<string>();
+  const pending = [...info.roots];
+  for (let specifier; (specifier = pending.pop()) !== undefined;) {
+    if (loaded.has(specifier)) continue;
+    loaded.add(specifier);
+    for (const dependency of bySpecifier.get(specifier)?.dependencies ?? []) {
+      if (dependency.code !== undefined) {
+        pending.push(dependency.code.specifier);
+      }
+    }
+  }
+  const root = new URL("..", import.meta.url).href;
+  const local = (specifiers: Iterable<string>) =>
+    [...specifiers].filter((specifier) => specifier.startsWith(root))
+      .map((specifier) => specifier.slice(root.length)).sort();
+  return { all: local(bySpecifier.keys()), loaded: local(loaded) };
+}
+
+Deno.test("cli.ts loads no server, HTTP, persistence or store module", async () => {
+  const { all, loaded } = await moduleGraph(CLI);
+  assert(loaded.includes("client.ts"), loaded.join(", "));
+  const serverSide = /^(?:server|http|persist)(?:\/|\.ts$)/;
+  deepEqual(all.filter((path) => serverSide.test(path)), [], all.join(", "));
+  // store/query.ts names store.ts's Series in a type only: checked, never
+  // loaded.
+  deepEqual(
+    loaded.filter((path) => serverSide.test(path) || path === "store.ts"),
+    [],
+    loaded.join(", "),
+  );
+});
