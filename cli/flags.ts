@@ -248,6 +248,55 @@ export function readCount(
   );
 }
 
+/** Options of {@linkcode readNumber}. */
+export interface NumberOptions {
+  /**
+   * The least number allowed.
+   *
+   * @default {0}
+   */
+  min?: number;
+  /**
+   * Whether `min` itself is refused: the number must be above it.
+   *
+   * @default {false}
+   */
+  above?: boolean;
+}
+
+/**
+ * Reads a flag's decimal number, such as seconds (`3`, `0.5`).
+ *
+ * @example Usage
+ * ```ts
+ * import { readNumber } from "./flags.ts";
+ * import { equal, throws } from "node:assert/strict";
+ *
+ * equal(readNumber("--duration", "0.5", { above: true }), 0.5);
+ * throws(() => readNumber("--duration", "0", { above: true }), {
+ *   message: "--duration must be a number above 0",
+ * });
+ * ```
+ *
+ * @param name The flag, such as `--duration`, for messages.
+ * @param text Its value: digits, with an optional fraction.
+ * @param options The least number allowed, and whether it is.
+ * @returns The number.
+ * @throws {UsageError} When the text is not such a number, or too small.
+ */
+export function readNumber(
+  name: string,
+  text: string,
+  options: NumberOptions = {},
+): number {
+  const { min = 0, above = false } = options;
+  const value = /^\d+(?:\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (above ? value > min : value >= min) return value;
+  throw new UsageError(
+    `${name} must be a number ${above ? "above" : "of at least"} ${min}`,
+  );
+}
+
 /** Options of {@linkcode readSize} and {@linkcode readDuration}. */
 export interface LeastOptions {
   /**

@@ -3,7 +3,13 @@ import {
   strictEqual as equal,
   throws,
 } from "node:assert/strict";
-import { parseArgs, readCount, readDuration, readSize } from "../cli/flags.ts";
+import {
+  parseArgs,
+  readCount,
+  readDuration,
+  readNumber,
+  readSize,
+} from "../cli/flags.ts";
 
 const SPEC = {
   string: ["port", "step", "http-host"],
@@ -154,5 +160,24 @@ Deno.test("`readSize()` and `readDuration()` read units and a least value", asyn
       message:
         '--every: Cannot read the duration "often": use a number and ms, s, m, h, d or w, such as 30d',
     });
+  });
+});
+
+Deno.test("`readNumber()` reads decimal numbers of at least or above a least one", () => {
+  equal(readNumber("--x", "3"), 3);
+  equal(readNumber("--x", "0"), 0);
+  equal(readNumber("--x", "0.25", { above: true }), 0.25);
+  equal(readNumber("--x", "2", { min: 2 }), 2);
+  for (const text of ["", "-1", "1e3", ".5", "5.", "inf", "0x1", " 1"]) {
+    throws(() => readNumber("--x", text), {
+      name: "UsageError",
+      message: "--x must be a number of at least 0",
+    });
+  }
+  throws(() => readNumber("--x", "0", { above: true }), {
+    message: "--x must be a number above 0",
+  });
+  throws(() => readNumber("--x", "1.5", { min: 2 }), {
+    message: "--x must be a number of at least 2",
   });
 });
