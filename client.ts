@@ -25,7 +25,11 @@ import { describe } from "./internal/describe.ts";
 import { writeAll } from "./internal/write_all.ts";
 import { findAnswerEnd, SampleLineReader } from "./protocol/answer_reader.ts";
 import { formatValue } from "./protocol/format_value.ts";
-import { type Aggregation, AGGREGATIONS } from "./store/query.ts";
+import {
+  type Aggregation,
+  AGGREGATIONS,
+  isAggregation,
+} from "./store/query.ts";
 import { isKey } from "./protocol/grammar.ts";
 
 /** Options of {@linkcode Client}. */
@@ -297,7 +301,7 @@ export class Client implements AsyncDisposable {
           `Cannot query with step ${step}: not a positive integer`,
         );
       }
-      if (!AGGREGATIONS.includes(aggregation)) {
+      if (!isAggregation(aggregation)) {
         throw new ClientError(
           `Cannot query with aggregation ${aggregation}: not one of ${
             AGGREGATIONS.join(", ")

@@ -69,6 +69,7 @@ export {
   type Aggregation,
   AGGREGATIONS,
   bucketStart,
+  isAggregation,
   Query,
   type QueryOptions,
   type RowSink,

@@ -12,7 +12,7 @@
  * @example Sending one collection
  * ```ts
  * import { Client, serve, Store } from "@pulse/metrics";
- * import { Agent } from "@pulse/metrics/cli";
+ * import { Agent } from "@pulse/metrics/agent";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const store = new Store();
@@ -119,7 +119,7 @@ function formatDuration(ms: number): string {
  * @example Running until a signal aborts
  * ```ts
  * import { Client, serve } from "@pulse/metrics";
- * import { Agent } from "@pulse/metrics/cli";
+ * import { Agent } from "@pulse/metrics/agent";
  * import { ok } from "node:assert/strict";
  *
  * await using server = serve({ port: 0 });

@@ -8,7 +8,7 @@
  *
  * @example Collecting twice from fixture files
  * ```ts
- * import { HostCollector, type HostSource } from "@pulse/metrics/cli";
+ * import { HostCollector, type HostSource } from "@pulse/metrics/agent";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * let busy = 100;
@@ -158,7 +158,7 @@ interface NetCounters {
  *
  * @example Usage
  * ```ts
- * import { keySegment } from "@pulse/metrics/cli";
+ * import { keySegment } from "@pulse/metrics/agent";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(keySegment("/"), "root");
@@ -181,7 +181,7 @@ export function keySegment(name: string): string {
  *
  * @example Usage
  * ```ts
- * import { hostPrefix } from "@pulse/metrics/cli";
+ * import { hostPrefix } from "@pulse/metrics/agent";
  * import { strictEqual } from "node:assert/strict";
  *
  * strictEqual(hostPrefix("palm.example.com"), "palm_example_com");
@@ -214,7 +214,7 @@ function round(value: number): number {
  *
  * @example Usage
  * ```ts
- * import { HostCollector } from "@pulse/metrics/cli";
+ * import { HostCollector } from "@pulse/metrics/agent";
  * import { ok } from "node:assert/strict";
  *
  * const collector = new HostCollector("palm", { onWarning: () => {} });

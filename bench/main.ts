@@ -20,7 +20,7 @@
  * before each (1), `--connections` of the throughput workloads (16),
  * `--rounds` per throughput figure (3), `--only` sections (all),
  * `--storage memory|everysec|always` of the shared Pulse server (memory),
- * `--samples` put before `get *` (2,000,000).
+ * `--samples` put before `get *` (2,000,000); `--help` lists them.
  *
  * Without `server.ts` it measures the baseline alone. It exits non-zero only
  * when something fails to run; slow figures are reported, never judged.
@@ -33,7 +33,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseArgs, readCount, readNumber, UsageError } from "../cli/flags.ts";
 import { measureBackpressure } from "./backpressure.ts";
 import { measureClient } from "./client_pipelining.ts";
 import { measureComplexity } from "./complexity.ts";
@@ -85,49 +85,84 @@ interface MainOptions {
   samples: number;
 }
 
-function parseOptions(args: string[]): MainOptions {
-  const { values } = parseArgs({
-    args,
-    options: {
-      duration: { type: "string", default: "3" },
-      warmup: { type: "string", default: "1" },
-      connections: { type: "string", default: "16" },
-      rounds: { type: "string", default: "3" },
-      only: { type: "string", default: SECTIONS.join(",") },
-      storage: { type: "string", default: "memory" },
-      samples: { type: "string", default: String(FILL_SAMPLES) },
-    },
-  });
+const HELP = `Usage: deno task bench [options]
+       deno run -A bench/main.ts [options]
+
+Measures the baseline server and Pulse, each a child process, with the load
+generator in a process of its own; prints a markdown report on stdout and
+progress on stderr.
+
+Options:
+  --duration SECONDS  seconds measured per figure (default 3)
+  --warmup SECONDS    seconds of warm-up before each figure (default 1)
+  --connections N     connections of the throughput workloads (default 16)
+  --rounds N          rounds per throughput figure, medians reported
+                      (default 3)
+  --only SECTIONS     the sections to run, comma-separated (default all):
+                      ${SECTIONS.join(", ")}
+  --storage KIND      the shared Pulse server's storage: ${STORAGES.join(", ")}
+                      (default memory)
+  --samples N         samples put before get * (default ${FILL_SAMPLES})
+  -h, --help          show this help
+`;
+
+const FLAGS = {
+  string: [
+    "duration",
+    "warmup",
+    "connections",
+    "rounds",
+    "only",
+    "storage",
+    "samples",
+  ],
+  boolean: ["help"],
+  alias: { h: "help" },
+  default: {
+    duration: "3",
+    warmup: "1",
+    connections: "16",
+    rounds: "3",
+    only: SECTIONS.join(","),
+    storage: "memory",
+    samples: String(FILL_SAMPLES),
+  },
+} as const;
+
+/** Reads the flags; undefined when the help was asked for. */
+function parseOptions(args: string[]): MainOptions | undefined {
+  const values = parseArgs(args, FLAGS);
+  if (values.help) return undefined;
+  if (values._.length > 0) {
+    throw new UsageError(
+      `Cannot use the argument "${
+        values._[0]
+      }": the benchmark takes options only`,
+    );
+  }
   const sections = new Set<Section>();
   for (const name of values.only.split(",")) {
     const section = SECTIONS.find((known) => known === name.trim());
     if (section === undefined) {
-      throw new TypeError(
-        `unknown section "${name}": use ${SECTIONS.join(", ")}`,
+      throw new UsageError(
+        `Cannot run the section "${name}": use ${SECTIONS.join(", ")}`,
       );
     }
     sections.add(section);
   }
   const storage = STORAGES.find((known) => known === values.storage);
   if (storage === undefined) {
-    throw new TypeError(`--storage must be one of ${STORAGES.join(", ")}`);
+    throw new UsageError(`--storage must be one of ${STORAGES.join(", ")}`);
   }
-  const options = {
-    duration: Number(values.duration),
-    warmup: Number(values.warmup),
-    connections: Number(values.connections),
-    rounds: Number(values.rounds),
+  return {
+    duration: readNumber("--duration", values.duration, { above: true }),
+    warmup: readNumber("--warmup", values.warmup),
+    connections: readCount("--connections", values.connections, { min: 1 }),
+    rounds: readCount("--rounds", values.rounds, { min: 1 }),
     sections,
     storage,
-    samples: Number(values.samples),
+    samples: readCount("--samples", values.samples, { min: 1 }),
   };
-  for (
-    const name of ["duration", "connections", "rounds", "samples"] as const
-  ) {
-    if (!(options[name] > 0)) throw new RangeError(`--${name} must be > 0`);
-  }
-  if (!(options.warmup >= 0)) throw new RangeError("--warmup must be >= 0");
-  return options;
 }
 
 function progress(line: string): void {
@@ -263,16 +298,32 @@ function describeSetup(options: MainOptions): string {
   ].join(" ");
 }
 
-if (import.meta.main) {
-  killChildrenOnSignal();
-  let code = 0;
+/** Reads the flags and runs; returns the exit code. */
+async function main(args: string[]): Promise<number> {
+  let options: MainOptions | undefined;
   try {
-    await run(parseOptions(Deno.args));
+    options = parseOptions(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`bench: ${error.message} (see --help)`);
+    return 2;
+  }
+  if (options === undefined) {
+    console.log(HELP);
+    return 0;
+  }
+  killChildrenOnSignal();
+  try {
+    await run(options);
+    return 0;
   } catch (error) {
     console.error(error);
-    code = 1;
+    return 1;
   } finally {
     killAll();
   }
-  Deno.exit(code);
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
 }

@@ -26,13 +26,14 @@
  *
  * Flags: `--duration` seconds (60), `--kill-every` seconds between crashes
  * (10), `--writers` (8), `--clients` mixed clients (16), `--idle`
- * connections (200), `--seed` of the mixed clients' choices (1).
+ * connections (200), `--seed` of the mixed clients' choices (1); `--help`
+ * lists them.
  *
  * @module
  */
 
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseArgs, readCount, readNumber, UsageError } from "../cli/flags.ts";
 import { AnswerScanner } from "./answers.ts";
 import { Histogram } from "./histogram.ts";
 import {
@@ -823,59 +824,108 @@ function report(
   console.log(lines.join("\n"));
 }
 
-function parseOptions(args: string[]): SoakOptions & { probePort?: number } {
-  const { values } = parseArgs({
-    args,
-    options: {
-      duration: { type: "string", default: "60" },
-      "kill-every": { type: "string", default: "10" },
-      writers: { type: "string", default: "8" },
-      clients: { type: "string", default: "16" },
-      idle: { type: "string", default: "200" },
-      seed: { type: "string", default: "1" },
-      // Internal: run as the probe against this port.
-      "probe-port": { type: "string" },
-    },
-  });
-  const options = {
-    duration: Number(values.duration),
-    killEvery: Number(values["kill-every"]),
-    writers: Number(values.writers),
-    clients: Number(values.clients),
-    idle: Number(values.idle),
-    seed: Number(values.seed),
-    probePort: values["probe-port"] === undefined
+const HELP = `Usage: deno task soak [options]
+       deno run -A bench/soak.ts [options]
+
+Runs many clients against one Pulse server that keeps its samples with
+--fsync always, killed with SIGKILL and restarted every few seconds, then
+checks that every acknowledged sample is there. Prints a markdown report on
+stdout and progress on stderr; exits 1 when an answer or a sample is wrong.
+
+Options:
+  --duration SECONDS    how long to run (default 60)
+  --kill-every SECONDS  seconds between crashes (default 10)
+  --writers N           clients putting samples of their own (default 8)
+  --clients N           mixed clients: puts, gets, pings, stats, garbage
+                        (default 16)
+  --idle N              idle connections (default 200)
+  --seed N              seed of the mixed clients' choices (default 1)
+  -h, --help            show this help
+`;
+
+const FLAGS = {
+  string: [
+    "duration",
+    "kill-every",
+    "writers",
+    "clients",
+    "idle",
+    "seed",
+    // Internal: run as the probe against this port.
+    "probe-port",
+  ],
+  boolean: ["help"],
+  alias: { h: "help" },
+  default: {
+    duration: "60",
+    "kill-every": "10",
+    writers: "8",
+    clients: "16",
+    idle: "200",
+    seed: "1",
+  },
+} as const;
+
+/** Reads the flags; undefined when the help was asked for. */
+function parseOptions(
+  args: string[],
+): SoakOptions & { probePort?: number } | undefined {
+  const values = parseArgs(args, FLAGS);
+  if (values.help) return undefined;
+  if (values._.length > 0) {
+    throw new UsageError(
+      `Cannot use the argument "${
+        values._[0]
+      }": the soak test takes options only`,
+    );
+  }
+  const probePort = values["probe-port"];
+  return {
+    duration: readNumber("--duration", values.duration, { above: true }),
+    killEvery: readNumber("--kill-every", values["kill-every"], {
+      above: true,
+    }),
+    writers: readCount("--writers", values.writers, { min: 1 }),
+    clients: readCount("--clients", values.clients),
+    idle: readCount("--idle", values.idle),
+    seed: readCount("--seed", values.seed),
+    probePort: probePort === undefined
       ? undefined
-      : Number(values["probe-port"]),
+      : readCount("--probe-port", probePort, { min: 1, max: 65535 }),
   };
-  for (const name of ["duration", "killEvery", "writers"] as const) {
-    if (!(options[name] > 0)) throw new RangeError(`--${name} must be > 0`);
-  }
-  for (const name of ["clients", "idle", "seed"] as const) {
-    if (!Number.isInteger(options[name]) || options[name] < 0) {
-      throw new RangeError(`--${name} must be a whole number`);
-    }
-  }
-  return options;
 }
 
-if (import.meta.main) {
-  killChildrenOnSignal();
-  let code = 0;
+/** Reads the flags and runs; returns the exit code. */
+async function main(args: string[]): Promise<number> {
+  let options: SoakOptions & { probePort?: number } | undefined;
   try {
-    const options = parseOptions(Deno.args);
+    options = parseOptions(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`soak: ${error.message} (see --help)`);
+    return 2;
+  }
+  if (options === undefined) {
+    console.log(HELP);
+    return 0;
+  }
+  killChildrenOnSignal();
+  try {
     if (options.probePort !== undefined) {
       console.log(
         JSON.stringify(await probe(options.probePort, options.duration)),
       );
-    } else if (!await soak(options)) {
-      code = 1;
+      return 0;
     }
+    return await soak(options) ? 0 : 1;
   } catch (error) {
     console.error(error);
-    code = 1;
+    return 1;
   } finally {
     killAll();
   }
-  Deno.exit(code);
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
 }

@@ -1,12 +1,14 @@
 /**
  * How the command line prints answers: an aligned table for people, the
- * protocol's own lines for pipes, and JSON or CSV for scripts.
+ * protocol's own lines for pipes, and JSON or CSV for scripts; which of them
+ * the flags choose, and the writing to stdout.
  *
  * @module
  */
 
 import type { Samples } from "../client.ts";
 import { formatValue } from "../protocol/format_value.ts";
+import { UsageError } from "./flags.ts";
 
 /** An output format of the command line. */
 export type Format = "table" | "plain" | "json" | "csv";
@@ -167,4 +169,52 @@ export function renderStats(
  */
 export function renderPong(format: Format): string {
   return format === "json" ? '"pong"\n' : "pong\n";
+}
+
+/** The format switches of the command line. */
+export interface FormatFlags {
+  /** `--table` was given. */
+  table: boolean;
+  /** `--json` was given. */
+  json: boolean;
+  /** `--csv` was given. */
+  csv: boolean;
+}
+
+/**
+ * The output format the switches choose: the one given, else a table on a
+ * terminal and the protocol's own lines elsewhere.
+ *
+ * @param flags Which switches were given.
+ * @returns The format.
+ * @throws {UsageError} When more than one was given.
+ */
+export function chooseFormat(flags: FormatFlags): Format {
+  const chosen = (["table", "json", "csv"] as const).filter((name) =>
+    flags[name]
+  );
+  if (chosen.length > 1) {
+    throw new UsageError(
+      `Cannot print ${
+        chosen.map((name) => `--${name}`).join(" and ")
+      } at once: choose one`,
+    );
+  }
+  return chosen[0] ?? (Deno.stdout.isTerminal() ? "table" : "plain");
+}
+
+/**
+ * Writes all of `text` to stdout; a reader that went away is no error.
+ *
+ * @param text What to print.
+ */
+export async function print(text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text);
+  try {
+    for (let written = 0; written < bytes.length;) {
+      written += await Deno.stdout.write(bytes.subarray(written));
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+  }
 }

@@ -7,7 +7,11 @@
  */
 
 import { Pattern } from "../store/pattern.ts";
-import { type Aggregation, AGGREGATIONS } from "../store/query.ts";
+import {
+  type Aggregation,
+  AGGREGATIONS,
+  isAggregation,
+} from "../store/query.ts";
 import { latin1, LineTokens, parseDecimal, parseTimestamp } from "./grammar.ts";
 import { KeyDecoder } from "./key_decoder.ts";
 
@@ -261,8 +265,8 @@ export class RequestParser {
             } (a positive number of seconds)`,
           );
         }
-        const aggregation = this.#text(bytes, 5) as Aggregation;
-        if (!AGGREGATIONS.includes(aggregation)) {
+        const aggregation = this.#text(bytes, 5);
+        if (!isAggregation(aggregation)) {
           return invalid(
             `invalid aggregation: ${aggregation} (one of ${
               AGGREGATIONS.join(", ")

@@ -5,9 +5,17 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import {
+  type Args,
+  parseArgs,
+  readCount,
+  readDuration,
+  readSize,
+  UsageError,
+} from "../cli/flags.ts";
 import { DEFAULT_HTTP_HOSTNAME, DEFAULT_HTTP_PORT } from "../http.ts";
-import { parseDuration, parseSize } from "../internal/units.ts";
+import { describe } from "../internal/describe.ts";
+import { VERSION } from "../internal/version.ts";
 import { FSYNC_POLICIES, type FsyncPolicy } from "../persist/journal.ts";
 import { runServer, type RunServerOptions } from "./run_server.ts";
 import {
@@ -41,126 +49,172 @@ Options:
   --idle-timeout DURATION close connections silent this long (default: never)
   --max-output SIZE      disconnect a client holding more unread answers (default 8MiB)
   --max-line-length SIZE the longest request line (default 64KiB)
+  --version              print the version
   -h, --help             show this help
 `;
 
-// Flags whose 0 would make the server useless, and their least values.
-const FLAG_LIMITS: [
-  flag: string,
-  option: keyof RunServerOptions,
-  min: number,
-  shown: string,
-][] = [
-  ["--max-connections", "maxConnections", 1, "1"],
-  ["--max-line-length", "maxLineLength", 1, "1 byte"],
-  ["--max-output", "maxOutput", 1, "1 byte"],
-  ["--retention", "retention", 1, "1s"],
-];
+/** The server's flags, for {@linkcode parseArgs}. */
+const FLAGS = {
+  string: [
+    "hostname",
+    "port",
+    "data",
+    "fsync",
+    "compact-bytes",
+    "retention",
+    "token",
+    "cert",
+    "key",
+    "http",
+    "http-host",
+    "max-connections",
+    "idle-timeout",
+    "max-output",
+    "max-line-length",
+  ],
+  boolean: ["memory", "help", "version"],
+  collect: ["http-host"],
+  alias: { h: "help" },
+  default: {
+    hostname: DEFAULT_HOSTNAME,
+    port: String(DEFAULT_PORT),
+    data: "./data",
+    fsync: "everysec",
+  },
+} as const;
+
+type Flags = Args<
+  typeof FLAGS.string[number],
+  typeof FLAGS.boolean[number],
+  typeof FLAGS.collect[number],
+  typeof FLAGS.default
+>;
+
+/** Where and how to serve, as the flags say. */
+interface Plan {
+  hostname: string;
+  port: number;
+  options: RunServerOptions;
+}
 
 function usage(message: string): number {
   console.error(`pulse: ${message}\n\n${HELP}`);
   return 2;
 }
 
-/** The command line: parses `args` and serves until SIGINT or SIGTERM. */
-export async function main(args: string[]): Promise<number> {
-  let flags;
+/** Reads `--http`: `HOST:PORT`, `[IPv6]:PORT` or `off`. */
+function httpAddress(text: string | undefined): RunServerOptions["http"] {
+  if (text === undefined) return undefined;
+  if (text === "off") return false;
+  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(text);
+  const port = Number(match?.[3]);
+  if (match === null || port > 65535) {
+    throw new UsageError(
+      "--http must be HOST:PORT, such as 127.0.0.1:8889, or off",
+    );
+  }
+  return { hostname: match[1] ?? match[2], port };
+}
+
+/** Reads a PEM file named by a flag. */
+async function pemFile(
+  flag: string,
+  path: string | undefined,
+): Promise<string | undefined> {
+  if (path === undefined) return undefined;
   try {
-    flags = parseArgs({
-      args,
-      options: {
-        hostname: { type: "string", default: DEFAULT_HOSTNAME },
-        port: { type: "string", default: String(DEFAULT_PORT) },
-        data: { type: "string", default: "./data" },
-        memory: { type: "boolean", default: false },
-        fsync: { type: "string", default: "everysec" },
-        "compact-bytes": { type: "string" },
-        retention: { type: "string" },
-        token: { type: "string" },
-        cert: { type: "string" },
-        key: { type: "string" },
-        http: { type: "string" },
-        "http-host": { type: "string", multiple: true },
-        "max-connections": { type: "string" },
-        "idle-timeout": { type: "string" },
-        "max-output": { type: "string" },
-        "max-line-length": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
+    return await Deno.readTextFile(path);
   } catch (error) {
-    return usage((error as Error).message);
+    throw new UsageError(`Cannot read ${flag} ${path}: ${describe(error)}`);
   }
-  if (flags.help) {
-    console.log(HELP);
-    return 0;
+}
+
+/**
+ * Turns the flags into what {@linkcode runServer} takes; 0 is refused
+ * where it would make the server useless.
+ *
+ * @throws {UsageError} On a value it cannot use.
+ */
+async function plan(flags: Flags): Promise<Plan> {
+  if (flags._.length > 0) {
+    throw new UsageError(
+      `Cannot use the argument "${flags._[0]}": the server takes options only`,
+    );
   }
-  const port = Number(flags.port);
-  if (!/^\d+$/.test(flags.port) || port > 65535) {
-    return usage("--port must be an integer from 0 to 65535");
-  }
+  const port = readCount("--port", flags.port, { max: 65535 });
   const fsync = flags.fsync as FsyncPolicy;
   if (!FSYNC_POLICIES.includes(fsync)) {
-    return usage("--fsync must be always, everysec or no");
+    throw new UsageError("--fsync must be always, everysec or no");
   }
   if ((flags.cert === undefined) !== (flags.key === undefined)) {
-    return usage("--cert and --key go together");
+    throw new UsageError("--cert and --key go together");
   }
-  let http: RunServerOptions["http"];
-  if (flags.http === "off") {
-    http = false;
-  } else if (flags.http !== undefined) {
-    const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(flags.http);
-    const httpPort = Number(match?.[3]);
-    if (match === null || httpPort > 65535) {
-      return usage("--http must be HOST:PORT, such as 127.0.0.1:8889, or off");
-    }
-    http = { hostname: match[1] ?? match[2], port: httpPort };
-  }
-  let options: RunServerOptions;
+  const http = httpAddress(flags.http);
+  const optional = <T>(text: string | undefined, read: (text: string) => T) =>
+    text === undefined ? undefined : read(text);
+  const retention = optional(
+    flags.retention,
+    (text) => readDuration("--retention", text, { min: 1000 }) / 1000,
+  );
+  const options: RunServerOptions = {
+    data: flags.memory ? undefined : flags.data,
+    fsync,
+    compactBytes: optional(
+      flags["compact-bytes"],
+      (text) => readSize("--compact-bytes", text),
+    ),
+    retention,
+    token: flags.token ?? Deno.env.get("PULSE_TOKEN"),
+    cert: await pemFile("--cert", flags.cert),
+    key: await pemFile("--key", flags.key),
+    maxConnections: optional(
+      flags["max-connections"],
+      (text) => readCount("--max-connections", text, { min: 1 }),
+    ),
+    idleTimeout: optional(
+      flags["idle-timeout"],
+      (text) => readDuration("--idle-timeout", text),
+    ),
+    maxOutput: optional(
+      flags["max-output"],
+      (text) => readSize("--max-output", text, { min: 1 }),
+    ),
+    maxLineLength: optional(
+      flags["max-line-length"],
+      (text) => readSize("--max-line-length", text, { min: 1 }),
+    ),
+    http,
+    httpHosts: flags["http-host"],
+  };
+  return { hostname: flags.hostname, port, options };
+}
+
+/**
+ * The command line: parses `args` and serves until SIGINT or SIGTERM.
+ *
+ * @param args The arguments, such as `["--port", "0", "--memory"]`.
+ * @returns The exit code: 0 after a clean shutdown, `--help` or
+ * `--version`; 1 when the server cannot run; 2 on a usage error.
+ */
+export async function main(args: string[]): Promise<number> {
+  let serving: Plan;
   try {
-    const size = (text: string | undefined) =>
-      text === undefined ? undefined : parseSize(text);
-    const maxConnections = flags["max-connections"];
-    if (maxConnections !== undefined && !/^\d+$/.test(maxConnections)) {
-      return usage("--max-connections must be a whole number");
+    const flags = parseArgs(args, FLAGS);
+    if (flags.help) {
+      console.log(HELP);
+      return 0;
     }
-    options = {
-      data: flags.memory ? undefined : flags.data,
-      fsync,
-      compactBytes: size(flags["compact-bytes"]),
-      retention: flags.retention === undefined
-        ? undefined
-        : parseDuration(flags.retention) / 1000,
-      token: flags.token ?? Deno.env.get("PULSE_TOKEN"),
-      cert: flags.cert === undefined
-        ? undefined
-        : await Deno.readTextFile(flags.cert),
-      key: flags.key === undefined
-        ? undefined
-        : await Deno.readTextFile(flags.key),
-      maxConnections: maxConnections === undefined
-        ? undefined
-        : Number(maxConnections),
-      idleTimeout: flags["idle-timeout"] === undefined
-        ? undefined
-        : parseDuration(flags["idle-timeout"]),
-      maxOutput: size(flags["max-output"]),
-      maxLineLength: size(flags["max-line-length"]),
-      http,
-      httpHosts: flags["http-host"],
-    };
-    for (const [flag, option, min, shown] of FLAG_LIMITS) {
-      const value = options[option] as number | undefined;
-      if (value !== undefined && !(value >= min)) {
-        return usage(`${flag} must be at least ${shown}`);
-      }
+    if (flags.version) {
+      console.log(`pulse ${VERSION}`);
+      return 0;
     }
+    serving = await plan(flags);
   } catch (error) {
-    return usage((error as Error).message);
+    if (error instanceof UsageError) return usage(error.message);
+    throw error;
   }
   try {
-    await runServer(flags.hostname, port, options);
+    await runServer(serving.hostname, serving.port, serving.options);
   } catch (error) {
     console.error(`pulse: ${(error as Error).message}`);
     return 1;

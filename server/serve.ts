@@ -8,6 +8,7 @@
 import { describe } from "../internal/describe.ts";
 import { EventLoopTurns } from "../internal/turns.ts";
 import { writeAll } from "../internal/write_all.ts";
+import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol/defaults.ts";
 import { LocalStorage } from "../storage/local.ts";
 import type { Storage } from "../storage/storage.ts";
 import { RequestParser } from "../protocol/request.ts";
@@ -22,10 +23,7 @@ import {
   type SessionState,
 } from "./session.ts";
 
-/** The course's address: where the server listens unless told otherwise. */
-export const DEFAULT_HOSTNAME = "127.0.0.1";
-/** The course's port. */
-export const DEFAULT_PORT = 8888;
+export { DEFAULT_HOSTNAME, DEFAULT_PORT };
 /** The default of {@linkcode ServeOptions.maxConnections}. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
 /** The default of {@linkcode ServeOptions.maxOutput}: 8 MiB. */

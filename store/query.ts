@@ -41,6 +41,26 @@ export const AGGREGATIONS: readonly Aggregation[] = [
   "last",
 ];
 
+/**
+ * Whether `text` names an aggregation: the one check of requests, the client
+ * and the command line.
+ *
+ * @example Usage
+ * ```ts
+ * import { isAggregation } from "@pulse/metrics";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(isAggregation("max"), true);
+ * equal(isAggregation("median"), false);
+ * ```
+ *
+ * @param text A candidate, such as `"avg"`.
+ * @returns Whether it is one of {@linkcode AGGREGATIONS}.
+ */
+export function isAggregation(text: string): text is Aggregation {
+  return (AGGREGATIONS as readonly string[]).includes(text);
+}
+
 /** Options of {@linkcode Query}. */
 export interface QueryOptions {
   /**

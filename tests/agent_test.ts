@@ -17,6 +17,8 @@ import {
 import { serve, type Server } from "../server.ts";
 import { Store } from "../store.ts";
 import { delay, HOST, ServerProcess, within } from "./_helpers.ts";
+import * as agentExport from "@pulse/metrics/agent";
+import * as cliExport from "@pulse/metrics/cli";
 
 /** Fixture files and filesystems that tests change between collections. */
 class FakeHost implements HostSource {
@@ -615,4 +617,13 @@ Deno.test("cli.ts agent sends this host's figures until SIGTERM", async () => {
   for (const key of ["clitest.memory", "clitest.load1"]) {
     assert(keys.includes(key) || text.includes(key), `${key}: ${text}`);
   }
+});
+
+Deno.test("`@pulse/metrics/agent` exports the agent; `Agent` of `./cli` is its deprecated alias", () => {
+  equal(agentExport.Agent, Agent);
+  equal(agentExport.HostCollector, HostCollector);
+  equal(agentExport.hostPrefix, hostPrefix);
+  equal(agentExport.keySegment, keySegment);
+  equal(cliExport.Agent, Agent);
+  deepEqual(Object.keys(cliExport).sort(), ["Agent", "main"]);
 });

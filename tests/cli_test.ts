@@ -10,6 +10,7 @@ import {
   decoder,
   HOST,
   makeCertificate,
+  RawConnection,
   unusedPort,
   within,
 } from "./_helpers.ts";
@@ -385,6 +386,77 @@ Deno.test("cli.ts --help describes every command", async (t) => {
   });
 });
 
+Deno.test("cli.ts --version prints the version of deno.json", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  );
+  equal(succeeded(await pulse(["--version"])), `pulse ${config.version}\n`);
+  equal(succeeded(await pulse(["ping", "--version"])), `pulse 0.2.0\n`);
+});
+
+Deno.test("cli.ts put accepts and refuses the values and timestamps the server does", async (t) => {
+  const store = new Store();
+  await using server = serve({ hostname: HOST, port: 0, store });
+  const port = String(server.addr.port);
+  await using connection = await RawConnection.connect(server.addr.port);
+  /** Whether the server stores `put <key> <value> <timestamp>`. */
+  const serverTakes = async (line: string) => {
+    await connection.send(`put ${line}\n`);
+    return await connection.answers(1) === "ok\n\n";
+  };
+  const values = [
+    "10",
+    "+2",
+    "-1.5",
+    "5.",
+    ".5",
+    "-.5",
+    "1e3",
+    "1E-3",
+    "007",
+    "1e308",
+    "1e309",
+    "nan",
+    "inf",
+    "0x10",
+    "1_000",
+    "1,5",
+    ".",
+    "1e",
+    "1.2.3",
+  ];
+  for (const [i, value] of values.entries()) {
+    await t.step(`value ${value}`, async () => {
+      const run = await pulse(["put", "v", value, String(i), "--port", port]);
+      equal(run.code === 0, await serverTakes(`w ${value} ${i}`), run.stderr);
+      if (run.code !== 0) failed(run, 2);
+    });
+  }
+  const timestamps = [
+    "0",
+    "+5",
+    "-5",
+    "007",
+    "9007199254740991",
+    "-9007199254740991",
+    "9007199254740992",
+    "1.0",
+    "1e3",
+    "0x10",
+  ];
+  for (const timestamp of timestamps) {
+    await t.step(`timestamp ${timestamp}`, async () => {
+      const run = await pulse(["put", "t", "1", timestamp, "--port", port]);
+      equal(run.code === 0, await serverTakes(`u 1 ${timestamp}`), run.stderr);
+      if (run.code !== 0) failed(run, 2);
+    });
+  }
+  equal(store.get("v")?.length, 10, "values taken");
+  deepEqual(store.get("v")?.toArray(), store.get("w")?.toArray());
+  equal(store.get("t")?.length, 6, "timestamps taken");
+  deepEqual(store.get("t")?.toArray(), store.get("u")?.toArray());
+});
+
 Deno.test("cli.ts sends the token from --token or PULSE_TOKEN", async () => {
   await using server = serve({ hostname: HOST, port: 0, token: "s3cret" });
   const port = ["--port", String(server.addr.port)];
@@ -461,4 +533,63 @@ Deno.test({
         "eardrum.cpu  1501864250  2017-08-04T16:30:50Z  -3.25\n",
     );
   },
+});
+
+/** A module of `deno info --json`, with the parts read here. */
+interface GraphModule {
+  specifier: string;
+  dependencies?: { code?: { specifier: string } }[];
+}
+
+/**
+ * The modules `deno info --json` lists for `path`: all of them, types
+ * included, and those its imports load when it runs (`import type` loads
+ * nothing).
+ */
+async function moduleGraph(
+  path: string,
+): Promise<{ all: string[]; loaded: string[] }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", path],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  equal(code, 0, decoder.decode(stderr));
+  const info = JSON.parse(decoder.decode(stdout)) as {
+    roots: string[];
+    modules: GraphModule[];
+  };
+  const bySpecifier = new Map(
+    info.modules.map((module) => [module.specifier, module]),
+  );
+  const loaded = new Set<string>();
+  const pending = [...info.roots];
+  for (let specifier; (specifier = pending.pop()) !== undefined;) {
+    if (loaded.has(specifier)) continue;
+    loaded.add(specifier);
+    for (const dependency of bySpecifier.get(specifier)?.dependencies ?? []) {
+      if (dependency.code !== undefined) {
+        pending.push(dependency.code.specifier);
+      }
+    }
+  }
+  const root = new URL("..", import.meta.url).href;
+  const local = (specifiers: Iterable<string>) =>
+    [...specifiers].filter((specifier) => specifier.startsWith(root))
+      .map((specifier) => specifier.slice(root.length)).sort();
+  return { all: local(bySpecifier.keys()), loaded: local(loaded) };
+}
+
+Deno.test("cli.ts loads no server, HTTP, persistence or store module", async () => {
+  const { all, loaded } = await moduleGraph(CLI);
+  assert(loaded.includes("client.ts"), loaded.join(", "));
+  const serverSide = /^(?:server|http|persist)(?:\/|\.ts$)/;
+  deepEqual(all.filter((path) => serverSide.test(path)), [], all.join(", "));
+  // store/query.ts names store.ts's Series in a type only: checked, never
+  // loaded.
+  deepEqual(
+    loaded.filter((path) => serverSide.test(path) || path === "store.ts"),
+    [],
+    loaded.join(", "),
+  );
 });

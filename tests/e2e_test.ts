@@ -38,6 +38,51 @@ Deno.test("server.ts --help prints the usage and exits 0", async () => {
   assert(server.stdout.includes("--hostname"), server.stdout);
 });
 
+Deno.test("server.ts --version prints the version of deno.json and exits 0", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  );
+  equal(config.version, "0.2.0");
+  await using server = ServerProcess.spawn(["--version"]);
+  const status = await server.exit();
+  equal(status.code, 0, server.stderr);
+  equal(server.stdout, `pulse ${config.version}\n`);
+  equal(server.stderr, "");
+});
+
+Deno.test("server.ts exits 2 with the usage on flags it cannot read", async (t) => {
+  const cases: [string[], string][] = [
+    [
+      ["--frobnicate"],
+      "pulse: Cannot use --frobnicate: there is no such option",
+    ],
+    [["--memory=yes"], "pulse: Cannot give --memory a value: it is a switch"],
+    [["--data"], "pulse: Cannot read --data: it needs a value"],
+    [["extra"], 'pulse: Cannot use the argument "extra"'],
+    [["--fsync", "sometimes"], "pulse: --fsync must be always, everysec or no"],
+    [["--cert", "cert.pem"], "pulse: --cert and --key go together"],
+    [
+      ["--max-connections", "many"],
+      "pulse: --max-connections must be a whole number",
+    ],
+    [
+      ["--retention", "forever"],
+      '--retention: Cannot read the duration "forever"',
+    ],
+    [["--max-output", "lots"], '--max-output: Cannot read the size "lots"'],
+  ];
+  for (const [args, message] of cases) {
+    await t.step(args.join(" "), async () => {
+      await using server = ServerProcess.spawn(args);
+      const status = await server.exit();
+      equal(status.code, 2, server.stderr);
+      assert(server.stderr.startsWith("pulse: "), server.stderr);
+      assert(server.stderr.includes(message), server.stderr);
+      assert(server.stderr.includes("Usage:"), server.stderr);
+    });
+  }
+});
+
 Deno.test("server.ts exits 2 on a bad --port", async (t) => {
   const cases = [
     ["--port", "abc"],
