@@ -10,6 +10,8 @@
 import { nextTurn } from "../internal/turns.ts";
 import { LogEncoder } from "../persist/log_encoder.ts";
 import type { Pattern } from "../store/pattern.ts";
+import type { Series } from "../store/series.ts";
+import { matchSeries } from "./_local_querier.ts";
 import type { LocalWriter } from "./_local_writer.ts";
 import type { SampleBatch } from "./sample_batch.ts";
 import type { Appender, MaybePromise } from "./storage.ts";
@@ -126,8 +128,11 @@ export class LocalAppender implements Appender {
    */
   delete(pattern: Pattern): MaybePromise<number> {
     this.#flush();
-    const keys = this.#writer.store.match(pattern).map((series) => series.key);
-    return this.#writer.delete(keys);
+    const found = matchSeries(this.#writer.store, pattern);
+    const keys = (series: Series[]) => series.map((one) => one.key);
+    return found instanceof Promise
+      ? found.then((series) => this.#writer.delete(keys(series)))
+      : this.#writer.delete(keys(found));
   }
 
   /**

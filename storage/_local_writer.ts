@@ -14,10 +14,14 @@
  */
 
 import { describe } from "../internal/describe.ts";
+import { nextTurn } from "../internal/turns.ts";
 import type { Journal } from "../persist/journal.ts";
 import type { Store } from "../store.ts";
 import { type Applied, DeferredQueue } from "./_deferred_queue.ts";
 import type { SampleBatch } from "./sample_batch.ts";
+
+// Series deleted at once before giving other clients a turn.
+const DELETE_SLICE = 4096;
 
 /** Logs and applies changes to one store. */
 export class LocalWriter {
@@ -98,12 +102,8 @@ export class LocalWriter {
    */
   delete(keys: readonly string[]): number | Promise<number> {
     if (!this.deferred) {
-      let removed = 0;
-      for (const key of keys) {
-        this.journal?.delete(key);
-        if (this.store.delete(key)) removed++;
-      }
-      return removed;
+      if (keys.length > DELETE_SLICE) return this.#deleteInSlices(keys);
+      return this.#deleteAt(keys, 0, keys.length);
     }
     const positions = keys.map((key) => {
       this.journal!.delete(key);
@@ -116,6 +116,25 @@ export class LocalWriter {
       }
       return removed;
     });
+  }
+
+  #deleteAt(keys: readonly string[], from: number, to: number): number {
+    let removed = 0;
+    for (let i = from; i < to; i++) {
+      this.journal?.delete(keys[i]);
+      if (this.store.delete(keys[i])) removed++;
+    }
+    return removed;
+  }
+
+  async #deleteInSlices(keys: readonly string[]): Promise<number> {
+    let removed = 0;
+    for (let from = 0; from < keys.length; from += DELETE_SLICE) {
+      if (from > 0) await nextTurn();
+      const to = Math.min(from + DELETE_SLICE, keys.length);
+      removed += this.#deleteAt(keys, from, to);
+    }
+    return removed;
   }
 
   /**

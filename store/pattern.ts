@@ -115,6 +115,16 @@ export class Pattern {
     this.#globs = this.alternatives.map((segments) => pathGlob(segments, runs));
   }
 
+  /**
+   * Whether every alternative starts with a literal segment, so that a look
+   * up in an index of keys by segment starts along known branches.
+   */
+  get rooted(): boolean {
+    return this.alternatives.every((segments) =>
+      typeof segments[0] === "string"
+    );
+  }
+
   /** Whether the pattern has no wildcard at all: it names one key. */
   get literal(): boolean {
     return this.alternatives.length === 1 &&

@@ -168,6 +168,42 @@ Deno.test("server.ts answers a polite client within 100 ms during each protocol 
   );
 });
 
+Deno.test("server.ts gives way to a polite client while it matches, lists and deletes every key of a large store", async (t) => {
+  await using server = await ServerProcess.start([
+    "--port=0",
+    "--memory",
+    "--http=off",
+  ]);
+  const SERIES = 200_000;
+  {
+    await using loader = await RawConnection.connect(server.port);
+    const lines: string[] = [];
+    for (let i = 0; i < SERIES; i++) lines.push(`put h${i}.m ${i} 1\n`);
+    await loader.send(lines.join(""));
+    await loader.answers(SERIES, 120_000);
+  }
+  await using pinger = await Pinger.start(server.port);
+  await t.step("keys ** lists every key", async () => {
+    const count = await underAttack(pinger, async () => {
+      await using connection = await RawConnection.connect(server.port);
+      await connection.send("keys **\n");
+      return (await connection.answers(1, 60_000)).split("\n").length - 3;
+    });
+    equal(count, SERIES);
+  });
+  await t.step("keys *.m and delete *.m go through every key", async () => {
+    equal(
+      await underAttack(pinger, () => ask(server.port, "keys *.x")),
+      "ok\n\n",
+    );
+    const answer = await underAttack(
+      pinger,
+      () => ask(server.port, "delete *.m"),
+    );
+    equal(answer, `ok\n${SERIES}\n\n`);
+  });
+});
+
 Deno.test("server.ts lives through running out of descriptors", {
   ignore: !(await available("prlimit", ["--version"])),
 }, async (t) => {
