@@ -51,9 +51,12 @@ export {
 } from "./server.ts";
 export {
   DEFAULT_HTTP_HOSTNAME,
+  DEFAULT_HTTP_MAX_CONNECTIONS,
   DEFAULT_HTTP_PORT,
+  DEFAULT_MAX_BODY,
   DEFAULT_MAX_POINTS,
   DEFAULT_MAX_PUT_BYTES,
+  type HttpServer,
   serveHttp,
   type ServeHttpOptions,
 } from "./http.ts";

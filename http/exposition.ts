@@ -22,7 +22,8 @@ export interface MetricFamily {
 export const EXPOSITION_CONTENT_TYPE =
   "text/plain; version=0.0.4; charset=utf-8";
 
-// The figures of `Server.stats()`, by name: the metric each becomes.
+// Every figure the server reports (`stats` over TCP, `/api/stats`), by the
+// one name it has there: the metric it becomes, its type, and what it means.
 const FIGURES: Record<
   string,
   [name: string, type: MetricFamily["type"], help: string]
@@ -32,35 +33,87 @@ const FIGURES: Record<
     "gauge",
     "Seconds since the server started.",
   ],
-  connections: ["pulse_connections", "gauge", "Client connections open now."],
+  connections: [
+    "pulse_connections",
+    "gauge",
+    "TCP connections open now.",
+  ],
   connections_total: [
     "pulse_connections_accepted_total",
     "counter",
-    "Client connections accepted.",
+    "TCP connections accepted since the start.",
   ],
   connections_refused: [
     "pulse_connections_refused_total",
     "counter",
-    "Client connections refused because there were too many.",
+    "TCP connections refused: past --max-connections, or no file descriptor free.",
   ],
-  errors: ["pulse_errors_total", "counter", "Requests answered with an error."],
+  errors: [
+    "pulse_errors_total",
+    "counter",
+    "TCP requests answered with an error.",
+  ],
   series: ["pulse_series", "gauge", "Series in the store."],
   samples: ["pulse_samples", "gauge", "Samples in the store."],
   bytes_in: [
     "pulse_received_bytes_total",
     "counter",
-    "Bytes received from clients.",
+    "Bytes received from TCP clients.",
   ],
   bytes_out: [
     "pulse_sent_bytes_total",
     "counter",
-    "Bytes of answers sent to clients.",
+    "Bytes of answers sent to TCP clients.",
   ],
-  log_bytes: ["pulse_log_bytes", "gauge", "Bytes in the current log file."],
+  log_bytes: [
+    "pulse_log_bytes",
+    "gauge",
+    "Bytes in the data directory's current log file.",
+  ],
   snapshot_bytes: [
     "pulse_snapshot_bytes",
     "gauge",
-    "Bytes in the snapshot file.",
+    "Bytes in the data directory's snapshot file.",
+  ],
+  memory_rss_bytes: [
+    "pulse_memory_rss_bytes",
+    "gauge",
+    "Resident memory of the server process (RSS), in bytes.",
+  ],
+  memory_heap_bytes: [
+    "pulse_memory_heap_bytes",
+    "gauge",
+    "Bytes of V8's JavaScript heap, used and free.",
+  ],
+  memory_external_bytes: [
+    "pulse_memory_external_bytes",
+    "gauge",
+    "Bytes held outside V8's heap, such as buffers.",
+  ],
+  http_connections: [
+    "pulse_http_connections",
+    "gauge",
+    "HTTP connections open now.",
+  ],
+  http_connections_total: [
+    "pulse_http_connections_accepted_total",
+    "counter",
+    "HTTP connections accepted since the start.",
+  ],
+  http_connections_refused: [
+    "pulse_http_connections_refused_total",
+    "counter",
+    "HTTP connections refused with 503: past --http-max-connections, or no file descriptor free.",
+  ],
+  http_samples_put: [
+    "pulse_http_samples_put_total",
+    "counter",
+    "Samples stored through POST /api/put.",
+  ],
+  http_body_bytes: [
+    "pulse_http_body_bytes",
+    "gauge",
+    "Bytes of the --max-body budget taken by put bodies being read or stored now.",
   ],
 };
 const COMMAND_PREFIX = "commands_";
@@ -108,7 +161,7 @@ export function figureFamilies(
       add(
         name,
         name.endsWith("_total") ? "counter" : "gauge",
-        `The server's ${figure} figure.`,
+        `The server's ${figure} figure (see docs/HTTP.md).`,
         {},
         value,
       );

@@ -247,6 +247,10 @@ export class RequestParser {
         }
         const to = parseTimestamp(bytes, this.#offsets[6], this.#offsets[7]);
         if (to !== to) return invalid(`invalid to: ${this.#text(bytes, 3)}`);
+        // Refused as HTTP's /api/query refuses it: an empty range is a mistake.
+        if (from > to) {
+          return invalid(`invalid range: from ${from} is after to ${to}`);
+        }
         if (count === 4) {
           return {
             command,

@@ -13,7 +13,11 @@ import {
   readSize,
   UsageError,
 } from "../cli/flags.ts";
-import { DEFAULT_HTTP_HOSTNAME, DEFAULT_HTTP_PORT } from "../http.ts";
+import {
+  DEFAULT_HTTP_HOSTNAME,
+  DEFAULT_HTTP_MAX_CONNECTIONS,
+  DEFAULT_HTTP_PORT,
+} from "../http.ts";
 import { describe } from "../internal/describe.ts";
 import { VERSION } from "../internal/version.ts";
 import { FSYNC_POLICIES, type FsyncPolicy } from "../persist/journal.ts";
@@ -45,6 +49,10 @@ Options:
                          token and TLS; off to disable (default ${DEFAULT_HTTP_HOSTNAME}:${DEFAULT_HTTP_PORT})
   --http-host NAME       a host name the HTTP server answers to, besides IP
                          addresses and localhost (repeatable)
+  --http-max-connections N
+                         answer HTTP connections past N with 503 (default ${DEFAULT_HTTP_MAX_CONNECTIONS})
+  --max-body SIZE        the bytes all HTTP put bodies in flight may hold
+                         together, and so the largest body (default 16MiB)
   --max-connections N    refuse connections past N (default ${DEFAULT_MAX_CONNECTIONS})
   --idle-timeout DURATION close connections silent this long (default: never)
   --max-output SIZE      disconnect a client holding more unread answers (default 8MiB)
@@ -67,6 +75,8 @@ const FLAGS = {
     "key",
     "http",
     "http-host",
+    "http-max-connections",
+    "max-body",
     "max-connections",
     "idle-timeout",
     "max-output",
@@ -185,6 +195,14 @@ async function plan(flags: Flags): Promise<Plan> {
     ),
     http,
     httpHosts: flags["http-host"],
+    httpMaxConnections: optional(
+      flags["http-max-connections"],
+      (text) => readCount("--http-max-connections", text, { min: 1 }),
+    ),
+    maxBody: optional(
+      flags["max-body"],
+      (text) => readSize("--max-body", text, { min: 1 }),
+    ),
   };
   return { hostname: flags.hostname, port, options };
 }

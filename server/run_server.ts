@@ -7,7 +7,9 @@
 
 import {
   DEFAULT_HTTP_HOSTNAME,
+  DEFAULT_HTTP_MAX_CONNECTIONS,
   DEFAULT_HTTP_PORT,
+  type HttpServer,
   serveHttp,
 } from "../http.ts";
 import type { FsyncPolicy } from "../persist/journal.ts";
@@ -70,6 +72,38 @@ export interface RunServerOptions extends
    * @default {[]}
    */
   httpHosts?: string[];
+  /**
+   * The most HTTP connections at once, as `serveHttp()`'s
+   * `maxConnections`.
+   *
+   * @default {1024}
+   */
+  httpMaxConnections?: number;
+  /**
+   * The bytes every HTTP put body in flight may hold together, as
+   * `serveHttp()`'s `maxBody`.
+   *
+   * @default {16777216}
+   */
+  maxBody?: number;
+}
+
+/**
+ * The warning to print when the descriptor limit is below what the caps on
+ * connections may take, TCP's and HTTP's, plus the server's own files.
+ */
+function descriptorWarning(
+  maxConnections: number,
+  httpMaxConnections: number | undefined,
+): string | undefined {
+  const descriptors = descriptorLimit();
+  const needed = maxConnections + (httpMaxConnections ?? 0) +
+    RESERVED_DESCRIPTORS;
+  if (descriptors === undefined || descriptors >= needed) return undefined;
+  const caps = httpMaxConnections === undefined
+    ? `--max-connections ${maxConnections}`
+    : `--max-connections ${maxConnections} plus --http-max-connections ${httpMaxConnections}`;
+  return `pulse: warning: the descriptor limit (ulimit -n ${descriptors}) is below ${caps} plus ${RESERVED_DESCRIPTORS} for files: past it connections are refused (raise it, or lower the caps)`;
 }
 
 function isLoopback(hostname: string): boolean {
@@ -112,6 +146,8 @@ export async function runServer(
     retention,
     http,
     httpHosts,
+    httpMaxConnections,
+    maxBody,
     ...serveOptions
   } = options;
   const controller = new AbortController();
@@ -136,16 +172,13 @@ export async function runServer(
         );
       }
     }
-    const descriptors = descriptorLimit();
-    const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-    if (
-      descriptors !== undefined &&
-      descriptors < maxConnections + RESERVED_DESCRIPTORS
-    ) {
-      console.error(
-        `pulse: warning: the descriptor limit (ulimit -n ${descriptors}) is below --max-connections ${maxConnections} plus ${RESERVED_DESCRIPTORS} for files: past it connections are refused (raise it, or lower --max-connections)`,
-      );
-    }
+    const warning = descriptorWarning(
+      options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      httpAddress === undefined
+        ? undefined
+        : httpMaxConnections ?? DEFAULT_HTTP_MAX_CONNECTIONS,
+    );
+    if (warning !== undefined) console.error(warning);
     const server = serve({
       ...serveOptions,
       hostname,
@@ -159,12 +192,14 @@ export async function runServer(
           }`,
         ),
     });
-    let httpServer: Deno.HttpServer<Deno.NetAddr> | undefined;
+    let httpServer: HttpServer | undefined;
     if (httpAddress !== undefined) {
       try {
         httpServer = serveHttp({
           ...httpAddress,
           hosts: httpHosts,
+          maxConnections: httpMaxConnections,
+          maxBody,
           storage,
           stats: () => server.stats(),
           token: options.token,

@@ -6,6 +6,7 @@
  */
 
 import { describe } from "../internal/describe.ts";
+import { memoryFigures } from "../internal/memory.ts";
 import { EventLoopTurns } from "../internal/turns.ts";
 import { writeAll } from "../internal/write_all.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol/defaults.ts";
@@ -330,10 +331,7 @@ class TcpServer implements Server {
     figures.bytes_in = counters.bytesIn;
     figures.bytes_out = counters.bytesOut;
     Object.assign(figures, storage);
-    const memory = Deno.memoryUsage();
-    figures.memory_rss_bytes = memory.rss;
-    figures.memory_heap_bytes = memory.heapTotal;
-    figures.memory_external_bytes = memory.external;
+    Object.assign(figures, memoryFigures());
     return figures;
   }
 

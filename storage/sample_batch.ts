@@ -2,7 +2,9 @@
  * A batch of samples to be stored all or nothing, held as columns: a number
  * per sample for its key, value and timestamp, and each distinct key once.
  * A body of millions of lines then costs about 20 bytes a sample rather
- * than an object per line.
+ * than an object per line. The columns grow by blocks of 16,384 samples
+ * rather than by copying ever larger arrays, so that a large batch never
+ * holds its old copies too: its memory stays about 20 bytes a sample.
  *
  * @example Usage
  * ```ts
@@ -21,15 +23,43 @@
  */
 
 const FIRST_CAPACITY = 1024;
+// Samples per block, past the first: a power of two, so that a sample's
+// block and place in it are a shift and a mask.
+const BLOCK_SHIFT = 14;
+const BLOCK_SIZE = 1 << BLOCK_SHIFT;
+const BLOCK_MASK = BLOCK_SIZE - 1;
+
+/** One block of the columns: values, timestamps and key ids in one buffer. */
+class Block {
+  readonly values: Float64Array;
+  readonly timestamps: Float64Array;
+  readonly keyOf: Int32Array;
+
+  constructor(capacity: number) {
+    const buffer = new ArrayBuffer(capacity * 20);
+    this.values = new Float64Array(buffer, 0, capacity);
+    this.timestamps = new Float64Array(buffer, capacity * 8, capacity);
+    this.keyOf = new Int32Array(buffer, capacity * 16, capacity);
+  }
+
+  /** A copy of the first `length` samples, in a block of `capacity`. */
+  grown(capacity: number, length: number): Block {
+    const block = new Block(capacity);
+    block.values.set(this.values.subarray(0, length));
+    block.timestamps.set(this.timestamps.subarray(0, length));
+    block.keyOf.set(this.keyOf.subarray(0, length));
+    return block;
+  }
+}
 
 /** Samples by column, in the order they were added. */
 export class SampleBatch {
   /** The distinct keys, in the order they first came. */
   readonly keys: string[] = [];
   #ids = new Map<string, number>();
-  #keyOf = new Int32Array(FIRST_CAPACITY);
-  #values = new Float64Array(FIRST_CAPACITY);
-  #timestamps = new Float64Array(FIRST_CAPACITY);
+  // The first block grows by doubling up to BLOCK_SIZE; the others have
+  // that size from the start.
+  #blocks: Block[] = [new Block(FIRST_CAPACITY)];
   #length = 0;
 
   /** How many samples the batch holds. */
@@ -51,11 +81,19 @@ export class SampleBatch {
       this.keys.push(key);
       this.#ids.set(key, id);
     }
-    if (this.#length === this.#keyOf.length) this.#grow();
     const i = this.#length++;
-    this.#keyOf[i] = id;
-    this.#values[i] = value;
-    this.#timestamps[i] = timestamp;
+    const at = i & BLOCK_MASK;
+    let block = this.#blocks[i >>> BLOCK_SHIFT];
+    if (block === undefined) {
+      block = new Block(BLOCK_SIZE);
+      this.#blocks.push(block);
+    } else if (at === block.keyOf.length) {
+      block = block.grown(2 * at, at);
+      this.#blocks[0] = block;
+    }
+    block.keyOf[at] = id;
+    block.values[at] = value;
+    block.timestamps[at] = timestamp;
   }
 
   /**
@@ -65,7 +103,7 @@ export class SampleBatch {
    * @returns Its key.
    */
   key(i: number): string {
-    return this.keys[this.#keyOf[i]];
+    return this.keys[this.#blocks[i >>> BLOCK_SHIFT].keyOf[i & BLOCK_MASK]];
   }
 
   /**
@@ -75,7 +113,7 @@ export class SampleBatch {
    * @returns Its value.
    */
   value(i: number): number {
-    return this.#values[i];
+    return this.#blocks[i >>> BLOCK_SHIFT].values[i & BLOCK_MASK];
   }
 
   /**
@@ -85,19 +123,6 @@ export class SampleBatch {
    * @returns Its timestamp.
    */
   timestamp(i: number): number {
-    return this.#timestamps[i];
-  }
-
-  #grow(): void {
-    const capacity = this.#keyOf.length * 2;
-    const keyOf = new Int32Array(capacity);
-    keyOf.set(this.#keyOf);
-    const values = new Float64Array(capacity);
-    values.set(this.#values);
-    const timestamps = new Float64Array(capacity);
-    timestamps.set(this.#timestamps);
-    this.#keyOf = keyOf;
-    this.#values = values;
-    this.#timestamps = timestamps;
+    return this.#blocks[i >>> BLOCK_SHIFT].timestamps[i & BLOCK_MASK];
   }
 }

@@ -10,11 +10,15 @@
 
 import { ok as assert, strictEqual as equal } from "node:assert/strict";
 import {
+  askStats,
   available,
+  decoder,
   delay,
+  encoder,
   HOST,
   RawConnection,
   ServerProcess,
+  type ServerProcessOptions,
   within,
 } from "./_helpers.ts";
 import { serveHttp } from "../http.ts";
@@ -267,6 +271,11 @@ Deno.test("server.ts refuses limits that would refuse everything", async (t) => 
       ["--max-line-length=0", "--max-line-length must be at least 1 byte"],
       ["--max-output=0", "--max-output must be at least 1 byte"],
       ["--retention=0s", "--retention must be at least 1s"],
+      [
+        "--http-max-connections=0",
+        "--http-max-connections must be at least 1",
+      ],
+      ["--max-body=0", "--max-body must be at least 1 byte"],
     ]
   ) {
     await t.step(flag, async () => {
@@ -336,4 +345,255 @@ Deno.test("serveHttp() serves only the host names it has (DNS rebinding)", async
       assert(answer.startsWith("HTTP/1.1 204 "), answer);
     });
   }
+});
+
+const HTTP_LISTENING =
+  /^pulse: http listening on http:\/\/127\.0\.0\.1:(\d+)$/m;
+
+/** `server.ts` in memory with HTTP on a free port, and that port. */
+async function startWithHttp(
+  args: string[],
+  options?: ServerProcessOptions,
+): Promise<{ server: ServerProcess; httpPort: number }> {
+  const server = await ServerProcess.start(
+    ["--port=0", "--memory", "--http=127.0.0.1:0", ...args],
+    options,
+  );
+  try {
+    const [, port] = await server.waitForStderr(HTTP_LISTENING);
+    return { server, httpPort: Number(port) };
+  } catch (error) {
+    await server[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+/** The samples a server holds, as its `stats` says. */
+async function storedSamples(port: number): Promise<number> {
+  await using connection = await RawConnection.connect(port);
+  return new Map(await askStats(connection)).get("samples")!;
+}
+
+/**
+ * A put body of about `size` bytes: lines of 1000 series, a sample each
+ * per second, the same samples for the same size. Written into the bytes a
+ * piece at a time, so that its lines die young and leave the test's own
+ * garbage collector no work that would delay the pings.
+ */
+function putBody(size: number): { body: Uint8Array; lines: number } {
+  const body = new Uint8Array(size + 1024);
+  let length = 0;
+  let lines = 0;
+  let text = "";
+  while (length + text.length < size) {
+    text += `fleet.host-${String(lines % 1000).padStart(4, "0")}.cpu.user ${
+      (lines % 977) / 8
+    } ${1_600_000_000 + Math.floor(lines / 1000)}\n`;
+    lines++;
+    if (text.length >= 64 * 1024) {
+      length += encoder.encodeInto(text, body.subarray(length)).written;
+      text = "";
+    }
+  }
+  length += encoder.encodeInto(text, body.subarray(length)).written;
+  return { body: body.subarray(0, length), lines };
+}
+
+/**
+ * Posts a put body over a raw connection, written in pieces as the server
+ * takes them, and reads the whole answer.
+ */
+async function rawPut(port: number, body: Uint8Array): Promise<string> {
+  await using connection = await RawConnection.connect(port);
+  await connection.send(
+    `POST /api/put HTTP/1.1\r\nhost: ${HOST}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`,
+  );
+  const piece = 256 * 1024;
+  for (let i = 0; i < body.length; i += piece) {
+    await connection.send(body.subarray(i, i + piece));
+  }
+  return decoder.decode(await connection.readToEnd(60_000));
+}
+
+const MIB = 1024 * 1024;
+
+Deno.test("server.ts answers a polite client within 100 ms during each HTTP attack", async (t) => {
+  await t.step("a slowloris head is closed by the header timeout", async () => {
+    const { server, httpPort } = await startWithHttp([]);
+    await using _ = server;
+    await using pinger = await Pinger.start(server.port);
+    const answer = await underAttack(pinger, async () => {
+      await using connection = await RawConnection.connect(httpPort);
+      await connection.send(`GET /health HTTP/1.1\r\nhost: ${HOST}\r\n`);
+      // A header line a byte a second, for ever: only the timeout ends it.
+      const dripping = (async () => {
+        try {
+          while (true) {
+            await delay(1_000);
+            await connection.send("x");
+          }
+        } catch {
+          // Closed by the server.
+        }
+      })();
+      const text = decoder.decode(await connection.readToEnd(30_000));
+      connection.close();
+      await dripping;
+      return text;
+    });
+    assert(answer.startsWith("HTTP/1.1 408 "), answer);
+    assert(/\r\nconnection: close\r\n/i.test(answer), answer);
+  });
+
+  await t.step(
+    "a 62 MiB put under --max-body 64MiB: stored whole, memory under twice the body",
+    async () => {
+      const { body, lines } = putBody(62 * MIB);
+      const { server, httpPort } = await startWithHttp(["--max-body=64MiB"]);
+      await using _ = server;
+      await using pinger = await Pinger.start(server.port);
+      const before = server.memory();
+      const answer = await underAttack(pinger, () => rawPut(httpPort, body));
+      assert(answer.startsWith("HTTP/1.1 204 "), answer);
+      equal(await storedSamples(server.port), lines);
+      const growth = server.memory().peak - before.rss;
+      assert(
+        growth < 2 * body.length,
+        `resident memory grew by ${(growth / MIB).toFixed(0)} MiB`,
+      );
+    },
+  );
+
+  await t.step(
+    "four 62 MiB puts at once take turns within --max-body",
+    async () => {
+      const { body, lines } = putBody(62 * MIB);
+      const { server, httpPort } = await startWithHttp(["--max-body=64MiB"]);
+      await using _ = server;
+      await using pinger = await Pinger.start(server.port);
+      const before = server.memory();
+      const answers = await underAttack(
+        pinger,
+        () => Promise.all([0, 1, 2, 3].map(() => rawPut(httpPort, body))),
+      );
+      for (const answer of answers) {
+        // Stored, or told to come back once the others are done.
+        assert(
+          answer.startsWith("HTTP/1.1 204 ") ||
+            (answer.startsWith("HTTP/1.1 503 ") &&
+              /\r\nretry-after: \d+\r\n/i.test(answer)),
+          answer,
+        );
+      }
+      assert(answers.some((answer) => answer.startsWith("HTTP/1.1 204 ")));
+      // The four write the same samples.
+      equal(await storedSamples(server.port), lines);
+      // The bodies in flight hold at most --max-body together: with what the
+      // garbage collector has yet to free of the ones before, the process
+      // grows by a few times that at most, not by the sum of the bodies
+      // (measured: about 2 times, however many bodies come).
+      const growth = server.memory().peak - before.rss;
+      assert(
+        growth < 3 * 64 * MIB,
+        `resident memory grew by ${(growth / MIB).toFixed(0)} MiB`,
+      );
+    },
+  );
+
+  await t.step(
+    "a body past --max-body is refused with 413 unread",
+    async () => {
+      const { server, httpPort } = await startWithHttp(["--max-body=1MiB"]);
+      await using _ = server;
+      await using pinger = await Pinger.start(server.port);
+      const answer = await underAttack(pinger, async () => {
+        await using connection = await RawConnection.connect(httpPort);
+        await connection.send(
+          `POST /api/put HTTP/1.1\r\nhost: ${HOST}\r\ncontent-length: ${
+            70 * MIB
+          }\r\n\r\nbig.series 1 1\n`,
+        );
+        return decoder.decode(await connection.readToEnd());
+      });
+      assert(answer.startsWith("HTTP/1.1 413 "), answer);
+      assert(
+        answer.endsWith('{"error":"the body is larger than 1048576 bytes"}'),
+      );
+      equal(await storedSamples(server.port), 0);
+    },
+  );
+});
+
+Deno.test("server.ts lives through a flood of HTTP connections", {
+  ignore: !(await available("prlimit", ["--version"])),
+}, async (t) => {
+  // A cap of 50, and fewer descriptors than the flood: connections past
+  // the cap are refused, and past the descriptors accepting fails.
+  const { server, httpPort } = await startWithHttp(
+    ["--http-max-connections=50"],
+    { descriptors: 256 },
+  );
+  await using _ = server;
+  await t.step("it warns at start that the caps pass the limit", () => {
+    assert(
+      /warning: the descriptor limit \(ulimit -n 256\) is below --max-connections 10000 plus --http-max-connections 50 /
+        .test(server.stderr),
+      server.stderr,
+    );
+  });
+  await using pinger = await Pinger.start(server.port);
+  const flood: Deno.Conn[] = [];
+  try {
+    await t.step(
+      "idle connections past the cap and the descriptors: 503 or a close",
+      async () => {
+        await underAttack(pinger, async () => {
+          for (let i = 0; i < 300; i++) {
+            flood.push(await Deno.connect({ hostname: HOST, port: httpPort }));
+          }
+        });
+        const answers = await Promise.all(flood.map(async (conn) => {
+          const buffer = new Uint8Array(4096);
+          const read = conn.read(buffer).catch(() => null);
+          const n = await Promise.race([read, delay(2_000).then(() => -1)]);
+          return n === -1
+            ? "waiting"
+            : decoder.decode(buffer.subarray(0, n ?? 0));
+        }));
+        const served = answers.filter((answer) => answer === "waiting");
+        assert(served.length <= 50, `${served.length} connections served`);
+        const refused = answers.filter((answer) => answer !== "waiting");
+        assert(refused.length >= 250 - 50, `${refused.length} refused`);
+        for (const answer of refused) {
+          assert(
+            answer === "" ||
+              (answer.startsWith("HTTP/1.1 503 ") &&
+                /\r\nconnection: close\r\n/i.test(answer)),
+            answer,
+          );
+        }
+        assert(refused.some((answer) => answer.startsWith("HTTP/1.1 503 ")));
+      },
+    );
+  } finally {
+    for (const conn of flood) conn.close();
+  }
+  await t.step("once they close, new connections are served", async () => {
+    const status = await within(
+      (async () => {
+        while (true) {
+          const answer = await fetch(`http://${HOST}:${httpPort}/health`)
+            .then(async (response) => {
+              await response.body?.cancel();
+              return response.status;
+            }, () => 0);
+          if (answer === 200) return answer;
+          await delay(100);
+        }
+      })(),
+      "a request after the flood",
+    );
+    equal(status, 200);
+    equal(await storedSamples(server.port), 0, "TCP still answers");
+  });
 });

@@ -12,13 +12,16 @@ import { AGGREGATIONS } from "../store/query.ts";
 import { serve } from "../server.ts";
 import { Store } from "../store.ts";
 import {
+  delay,
   exchange,
   HOST,
   randomInt,
+  RawConnection,
   rng,
   rollUp,
   ServerProcess,
   unusedPort,
+  within,
 } from "./_helpers.ts";
 
 type Point = [timestamp: number, value: number];
@@ -29,6 +32,9 @@ interface Answer {
 }
 
 const T0 = 1_600_000_000;
+// What an invalid from or to is told: the forms the command line takes.
+const TIME_FORMS =
+  "Unix seconds, now, a duration before now such as -1h, or an ISO 8601 date such as 2017-08-04T16:30:47Z";
 const HTTP_LISTENING =
   /^pulse: http listening on http:\/\/127\.0\.0\.1:(\d+)$/m;
 
@@ -260,15 +266,13 @@ Deno.test("`serveHttp()` reads samples at GET /api/query", async (t) => {
       ["", "missing match: a key or pattern, such as palm.*"],
       ["match=", "missing match: a key or pattern, such as palm.*"],
       ["match=%5Bz-a%5D", "invalid match: [z-a]: a bad range in '[]'"],
-      [
-        "match=a&from=abc",
-        "invalid from: abc (an integer number of Unix seconds)",
-      ],
-      ["match=a&to=1.5", "invalid to: 1.5 (an integer number of Unix seconds)"],
+      ["match=a&from=abc", `invalid from: abc (${TIME_FORMS})`],
+      ["match=a&to=1.5", `invalid to: 1.5 (${TIME_FORMS})`],
       [
         "match=a&from=9007199254740992",
-        "invalid from: 9007199254740992 (an integer number of Unix seconds)",
+        `invalid from: 9007199254740992 (${TIME_FORMS})`,
       ],
+      ["match=a&from=2017-02-30", `invalid from: 2017-02-30 (${TIME_FORMS})`],
       ["match=a&from=5&to=4", "invalid range: from 5 is after to 4"],
       ["match=a&step=0", "invalid step: 0 (an integer of at least 1)"],
       ["match=a&step=x", "invalid step: x (an integer of at least 1)"],
@@ -642,7 +646,10 @@ Deno.test("`serveHttp()` answers 404 and 405 in JSON", async () => {
   for (const [path, method, allowed] of cases) {
     const answer = await call(base, path, { method });
     equal(answer.status, 405, `${method} ${path}`);
-    equal(answer.headers.get("allow"), allowed);
+    equal(
+      answer.headers.get("allow"),
+      allowed === "GET" ? "GET, HEAD" : allowed,
+    );
     deepEqual(JSON.parse(answer.text), {
       error: `${method} is not allowed on ${path}: use ${allowed}`,
     });
@@ -732,7 +739,7 @@ Deno.test("`serveHttp()` exposes the server's figures at GET /metrics", async (t
       equal(value("pulse_log_bytes"), storage.sizes!.log);
       equal(value("pulse_snapshot_bytes"), storage.sizes!.snapshot);
       assert(value("pulse_uptime_seconds")! >= 0);
-      assert(value("process_resident_memory_bytes")! > 1024 * 1024);
+      assert(value("pulse_memory_rss_bytes")! > 1024 * 1024);
     });
 
     await t.step("its own figures", () => {
@@ -992,4 +999,158 @@ Deno.test("server.ts serves HTTP next to TCP, on one store", async (t) => {
       );
     }
   });
+});
+
+Deno.test("`serveHttp()` answers HEAD wherever it answers GET", async () => {
+  const { store } = seeded();
+  const { server, base } = start({ store, token: "s3cret" });
+  await using _ = server;
+  const headers = { authorization: "Bearer s3cret" };
+  for (
+    const path of [
+      "/",
+      "/health",
+      "/metrics",
+      "/api/stats",
+      "/api/keys",
+      "/api/query?match=*.cpu",
+      "/api/last?match=*.cpu",
+      "/api/query",
+      "/nowhere",
+    ]
+  ) {
+    const get = await call(base, path, { headers });
+    const head = await call(base, path, { method: "HEAD", headers });
+    equal(head.status, get.status, path);
+    equal(
+      head.headers.get("content-type"),
+      get.headers.get("content-type"),
+      path,
+    );
+    equal(head.text, "", path);
+  }
+  const unauthorized = await call(base, "/api/keys", { method: "HEAD" });
+  equal(unauthorized.status, 401);
+});
+
+Deno.test("`serveHttp()` reads from and to as the command line does", async (t) => {
+  const store = new Store();
+  const now = Math.floor(Date.now() / 1000);
+  for (const ago of [7200, 1800, 60]) store.put("palm.cpu", ago, now - ago);
+  store.put("palm.cpu", 1, 1501864247);
+  const { server, base } = start({ store });
+  await using _ = server;
+  const points = async (range: string) => {
+    const body = await callJson(base, `/api/query?match=palm.cpu&${range}`);
+    return body.series[0].points.map(([, value]: Point) => value);
+  };
+  await t.step("a duration before now, and now", async () => {
+    deepEqual(await points("from=-1h&to=now"), [1800, 60]);
+    deepEqual(await points("from=-2h&to=-1h"), [7200]);
+  });
+  await t.step("ISO 8601 dates and date-times", async () => {
+    deepEqual(
+      await points("from=2017-08-04&to=2017-08-04T16:30:47Z"),
+      [1],
+    );
+    deepEqual(await points("from=2017-08-04T16:30:48Z&to=2017-08-05"), []);
+  });
+  await t.step("Unix seconds", async () => {
+    deepEqual(await points("from=1501864247&to=1501864247"), [1]);
+  });
+  await t.step("400 when from is after to, in any form", async () => {
+    deepEqual(
+      await callJson(base, "/api/query?match=palm.cpu&from=now&to=-1h", 400),
+      { error: `invalid range: from ${now} is after to ${now - 3600}` },
+    );
+  });
+});
+
+Deno.test("`serveHttp()` answers 503 past maxConnections, and counts it", async () => {
+  const { server, base } = start({ maxConnections: 2 });
+  await using _ = server;
+  await using first = await RawConnection.connect(server.addr.port);
+  await using second = await RawConnection.connect(server.addr.port);
+  // Both are served (they wait for a head), and take the two places.
+  await first.send(`GET /health HTTP/1.1\r\nhost: ${HOST}\r\n\r\n`);
+  await second.send(`GET /health HTTP/1.1\r\nhost: ${HOST}\r\n\r\n`);
+  assert(await first.readMore() && await second.readMore());
+  await using third = await RawConnection.connect(server.addr.port);
+  const refused = new TextDecoder().decode(await third.readToEnd());
+  assert(refused.startsWith("HTTP/1.1 503 Service Unavailable\r\n"), refused);
+  assert(refused.includes("\r\nconnection: close\r\n"), refused);
+  assert(refused.includes("\r\nretry-after: 1\r\n"), refused);
+  assert(refused.endsWith('too many connections: try again shortly"}'));
+  first.close();
+  second.close();
+  // Once a place is free, a client is served again.
+  const stats = await within(
+    (async () => {
+      while (true) {
+        const response = await fetch(`${base}/api/stats`).catch(() => null);
+        if (response?.status === 200) return await response.json();
+        await response?.body?.cancel();
+        await delay(20);
+      }
+    })(),
+    "a place to free up",
+  );
+  equal(stats.http_connections_refused >= 1, true);
+  equal(stats.http_connections_total >= 3, true);
+});
+
+Deno.test("`serveHttp()` closes a connection whose head comes too slowly", async () => {
+  const { server } = start({ headersTimeout: 200, idleTimeout: 200 });
+  await using _ = server;
+  await using slow = await RawConnection.connect(server.addr.port);
+  await slow.send(`GET /health HTTP/1.1\r\nhost: ${HOST}\r\n`);
+  const answer = new TextDecoder().decode(await slow.readToEnd());
+  assert(answer.startsWith("HTTP/1.1 408 "), answer);
+  await using idle = await RawConnection.connect(server.addr.port);
+  await idle.send(`GET /health HTTP/1.1\r\nhost: ${HOST}\r\n\r\n`);
+  const served = new TextDecoder().decode(await idle.readToEnd());
+  assert(served.startsWith("HTTP/1.1 200 "), served);
+});
+
+Deno.test("`serveHttp()` shuts down: idle connections close, the one under way is answered", async () => {
+  const { server } = start();
+  const idle = await RawConnection.connect(server.addr.port);
+  await idle.send(`GET /health HTTP/1.1\r\nhost: ${HOST}\r\n\r\n`);
+  assert(await idle.readMore());
+  await server.shutdown();
+  await server.finished;
+  // Its next read sees the end.
+  equal(await idle.readMore(), false);
+  idle.close();
+  await rejects(fetch(`http://${HOST}:${server.addr.port}/health`), TypeError);
+});
+
+Deno.test("`serveHttp()` gives every figure one name, and says what it means", async () => {
+  await using tcp = serve({ hostname: HOST, port: 0 });
+  const { server, base } = start({ stats: () => tcp.stats() });
+  await using _ = server;
+  await exchange(tcp.addr.port, "put palm.cpu 1 1\nping\n", 2);
+  const stats = await callJson(base, "/api/stats");
+  const families = parseExposition((await call(base, "/metrics")).text);
+  const names = Object.keys(stats);
+  assert(names.includes("memory_rss_bytes"));
+  assert(!names.includes("resident_memory_bytes"));
+  assert(!families.has("process_resident_memory_bytes"));
+  assert(families.get("pulse_memory_rss_bytes")!.samples.get("")! > 1 << 20);
+  // Each figure is one family; commands by kind share one.
+  const own = [
+    "pulse_commands_total",
+    "pulse_http_requests_total",
+    "pulse_build_info",
+  ];
+  equal(
+    families.size - own.length,
+    names.filter((name) => !name.startsWith("commands_")).length,
+  );
+  for (const [name, family] of families) {
+    assert(
+      !/^The server's \S+ figure/.test(family.help),
+      `${name}: ${family.help}`,
+    );
+  }
 });
