@@ -199,11 +199,14 @@ class Session {
         await this.#handOver();
       }
     }
+    // Committed before anything else runs, as every wait above does: the
+    // log then holds the changes of all sessions in the order they were
+    // applied.
+    await this.#commit();
   }
 
-  /** Commits the chunk's changes and writes its answers. */
+  /** Writes the chunk's answers. */
   async #finishChunk(): Promise<void> {
-    await this.#commit();
     // Read on only once the client has taken every answer.
     const out = this.#out;
     if (out.length > 0) {
