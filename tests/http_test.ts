@@ -502,7 +502,6 @@ Deno.test("`serveHttp()` journals puts and commits them before answering", async
       {
         await using storage = await openStorage(dir, {
           fsync: "always",
-          onLog: () => {},
         });
         const { server, base } = start({ storage });
         await using _ = server;
@@ -511,7 +510,7 @@ Deno.test("`serveHttp()` journals puts and commits them before answering", async
           204,
         );
       }
-      await using storage = await openStorage(dir, { onLog: () => {} });
+      await using storage = await openStorage(dir);
       deepEqual(storage.store.get("palm.cpu")!.toArray(), [[100, 1.5]]);
       deepEqual(storage.store.get("palm.gpu")!.toArray(), [[101, 2]]);
     } finally {
@@ -697,7 +696,7 @@ function parseExposition(text: string) {
 Deno.test("`serveHttp()` exposes the server's figures at GET /metrics", async (t) => {
   const dir = await Deno.makeTempDir();
   try {
-    await using storage = await openStorage(dir, { onLog: () => {} });
+    await using storage = await openStorage(dir);
     await using tcp = serve({ hostname: HOST, port: 0, storage });
     const { server, base } = start({ storage, stats: () => tcp.stats() });
     await using _ = server;
