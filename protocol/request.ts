@@ -123,7 +123,7 @@ const AUTHENTICATION_REQUIRED: InvalidRequest = {
 };
 // Lines of a client not logged in yet, by their first word: refused, and
 // counted as the command they name.
-const MAX_COMMAND_LENGTH = 8;
+const MAX_COMMAND_LENGTH = 10;
 const REFUSED = new Map<string, InvalidRequest>(
   ([
     "put",
