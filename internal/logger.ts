@@ -127,6 +127,38 @@ export class Logger {
     }));
   }
 
+  /**
+   * Writes one event per value, each with the same fields and its value
+   * under `key`: the events of a batch (such as a chunk's request lines),
+   * the common part formatted once.
+   *
+   * @param level How severe they are.
+   * @param event What happened, such as `request`.
+   * @param fields The fields they share.
+   * @param key The name of the field that differs.
+   * @param values Its value in each event.
+   */
+  each(
+    level: LogLevel,
+    event: string,
+    fields: LogFields,
+    key: string,
+    values: readonly string[],
+  ): void {
+    if (!this.enabled(level) || values.length === 0) return;
+    const common = JSON.stringify({
+      time: this.#time(),
+      level,
+      event,
+      ...fields,
+    })
+      .slice(0, -1);
+    const name = `,${JSON.stringify(key)}:`;
+    for (const value of values) {
+      this.#sink!(`${common}${name}${JSON.stringify(value)}}`);
+    }
+  }
+
   #time(): string {
     const ms = this.#now();
     if (ms !== this.#lastMs) {

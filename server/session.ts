@@ -226,6 +226,7 @@ class Session {
   #logRequests(batch: LineBatch): void {
     const { logger } = this.#context;
     const conn = this.#state.id;
+    const lines: string[] = [];
     for (let i = 0; i < batch.count; i++) {
       const start = batch.start(i);
       if (start < 0) {
@@ -236,11 +237,9 @@ class Session {
         batch.bytes.subarray(start, batch.end(i)),
       );
       if (line.trim() === "") continue;
-      logger.info("request", {
-        conn,
-        line: AUTH_LINE.test(line) ? "auth (token left out)" : line,
-      });
+      lines.push(AUTH_LINE.test(line) ? "auth (token left out)" : line);
     }
+    logger.each("info", "request", { conn }, "line", lines);
   }
 
   /** Commits the chunk's changes and writes its answers. */
