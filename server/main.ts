@@ -266,7 +266,11 @@ export async function main(args: string[]): Promise<number> {
   return await serveLogged(serving, log);
 }
 
-/** Runs the server with its event log, which SIGHUP reopens. */
+/**
+ * Runs the server with its event log, which SIGHUP reopens. SIGHUP is
+ * handled whatever the log: with it on stderr it changes nothing, rather
+ * than end a server that a `systemctl reload` meant to keep.
+ */
 async function serveLogged(serving: Plan, log: LogFile): Promise<number> {
   const logger = new Logger(log.write, { level: serving.logLevel });
   const reopen = () => {
@@ -280,8 +284,7 @@ async function serveLogged(serving: Plan, log: LogFile): Promise<number> {
       );
     }
   };
-  const rotates = log.path !== STDERR;
-  if (rotates) Deno.addSignalListener("SIGHUP", reopen);
+  Deno.addSignalListener("SIGHUP", reopen);
   try {
     await runServer(serving.hostname, serving.port, {
       ...serving.options,
@@ -291,11 +294,11 @@ async function serveLogged(serving: Plan, log: LogFile): Promise<number> {
   } catch (error) {
     const message = (error as Error).message;
     // On stderr the line below says it already.
-    if (rotates) logger.error("error", { msg: message });
+    if (log.path !== STDERR) logger.error("error", { msg: message });
     console.error(`pulse: ${message}`);
     return 1;
   } finally {
-    if (rotates) Deno.removeSignalListener("SIGHUP", reopen);
+    Deno.removeSignalListener("SIGHUP", reopen);
     log.close();
   }
 }

@@ -230,6 +230,9 @@ class Session {
     for (let i = 0; i < batch.count; i++) {
       const start = batch.start(i);
       if (start < 0) {
+        // In order: the lines before it first.
+        logger.each("info", "request", { conn }, "line", lines);
+        lines.length = 0;
         logger.info("request", { conn, too_long: true });
         continue;
       }

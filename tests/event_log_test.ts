@@ -368,6 +368,24 @@ Deno.test("serve() logs request lines only with logRequests, tokens left out", a
       equal(JSON.stringify(events()).includes("secret"), false);
     });
   }
+  await t.step("an over-long line, in its place", async () => {
+    const { logger, events } = collector("info");
+    await using server = serve({
+      port: 0,
+      logger,
+      logRequests: true,
+      maxLineLength: 16,
+    });
+    await using connection = await RawConnection.connect(server.addr.port);
+    await connection.send(`ping\nput ${"x".repeat(40)} 1 1\nping\n`);
+    await connection.answers(3);
+    deepEqual(
+      events().filter((event) => event.event === "request").map((event) =>
+        event.line ?? event.too_long
+      ),
+      ["ping", true, "ping"],
+    );
+  });
   await t.step("not at a level above info", async () => {
     const { logger, events } = collector("warn");
     await using server = serve({ port: 0, logger, logRequests: true });

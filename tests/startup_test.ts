@@ -223,6 +223,17 @@ Deno.test("server.ts --log writes the events to a file, reopened on SIGHUP", asy
   assert(current[0].conn !== old[1].conn, "a new connection, a new id");
 });
 
+Deno.test("server.ts keeps running on SIGHUP with its log on stderr", async () => {
+  await using server = await ServerProcess.start(IN_MEMORY);
+  server.child.kill("SIGHUP");
+  // Signals are taken in order: the server is still there for the ping.
+  await using connection = await RawConnection.connect(server.port);
+  await connection.send("ping\n");
+  equal(await connection.answers(1), "ok\npong\n\n");
+  server.child.kill("SIGTERM");
+  equal((await server.exit()).code, 0, server.stderr);
+});
+
 Deno.test("server.ts --log-level leaves out the events below it", async () => {
   await using server = await ServerProcess.start([
     ...IN_MEMORY,
