@@ -439,3 +439,25 @@ Deno.test("retention logs how many samples it dropped", async (t) => {
     }
   });
 });
+
+Deno.test("the library prints nothing by itself: no logger, no output", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pulse-quiet-" });
+  try {
+    const script = new URL("./_quiet_library.ts", import.meta.url).pathname;
+    const { code, stdout, stderr } = await within(
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", script, `${dir}/data`],
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output(),
+      "the script",
+      30_000,
+    );
+    equal(code, 0, decoder.decode(stderr));
+    equal(decoder.decode(stdout), "");
+    equal(decoder.decode(stderr), "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
