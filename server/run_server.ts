@@ -13,6 +13,7 @@ import {
 import { type Logger, SILENT } from "../internal/logger.ts";
 import type { FsyncPolicy } from "../persist/journal.ts";
 import { LocalStorage, openStorage } from "../storage/local.ts";
+import type { Storage } from "../storage/storage.ts";
 import { descriptorLimit, formatAddress } from "./accept.ts";
 import {
   DEFAULT_HOSTNAME,
@@ -145,7 +146,7 @@ function reserveHttp(
 function startHttp(
   reserved: Deno.Listener,
   server: Server,
-  storage: LocalStorage,
+  storage: Storage,
   options: RunServerOptions & { logger: Logger; signal: AbortSignal },
 ): Deno.HttpServer<Deno.NetAddr> {
   const { hostname, port } = reserved.addr as Deno.NetAddr;
@@ -220,7 +221,7 @@ export async function runServer(
     hostname: http?.hostname ?? DEFAULT_HTTP_HOSTNAME,
     port: http?.port ?? DEFAULT_HTTP_PORT,
   };
-  let storage: LocalStorage | undefined;
+  let storage: Storage | undefined;
   let listener: Deno.Listener | undefined;
   let httpReserved: Deno.Listener | undefined;
   try {
