@@ -46,6 +46,7 @@ import {
   OVERVIEW,
 } from "./cli/commands.ts";
 import { UsageError } from "./cli/flags.ts";
+import { hintFor } from "./cli/hints.ts";
 import {
   clientFor,
   type CommandLine,
@@ -100,8 +101,10 @@ function helpAsked(line: CommandLine): string | undefined {
 export async function main(args: string[]): Promise<number> {
   let client: Client | undefined;
   let name: string | undefined;
+  let tls = false;
   try {
     const line = parseCommandLine(args);
+    tls = line.tls || line.ca !== undefined;
     const help = helpAsked(line);
     if (help !== undefined) {
       await print(help);
@@ -140,11 +143,11 @@ export async function main(args: string[]): Promise<number> {
       return 2;
     }
     // A ClientError says what failed; others are from the system.
-    console.error(
-      `pulse: ${
-        error instanceof ClientError ? error.message : describe(error)
-      }`,
-    );
+    const message = error instanceof ClientError
+      ? error.message
+      : describe(error);
+    const hint = hintFor(error, tls);
+    console.error(`pulse: ${message}${hint === undefined ? "" : ` (${hint})`}`);
     return 1;
   } finally {
     await client?.[Symbol.asyncDispose]();

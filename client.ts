@@ -94,6 +94,50 @@ export interface QueryRange {
 export type Samples = Record<string, [timestamp: number, value: number][]>;
 
 /**
+ * A connection open on the server, as {@linkcode Client.clients} lists it.
+ * Fields the server adds later appear under their names; those that are
+ * whole numbers as numbers.
+ */
+export interface OpenConnection {
+  /** Its id, unique for the life of the server's process. */
+  id: number;
+  /** The peer's address, `ip:port` (`[ip]:port` for IPv6). */
+  addr: string;
+  /** Seconds since it opened. */
+  age: number;
+  /** Seconds since the peer last sent anything. */
+  idle: number;
+  /** Requests answered. */
+  cmds: number;
+  /** Any other field, such as `in` and `out` (bytes). */
+  [field: string]: string | number;
+}
+
+/**
+ * What kind of failure a {@linkcode ClientError} is, where the fix is in
+ * the client's options:
+ * - `tls-required`: the server speaks TLS, the client did not (set `tls`);
+ * - `tls-unsupported`: the client spoke TLS, the server does not there;
+ * - `authentication-required`: the server wants a token (set `token`);
+ * - `invalid-token`: the server refused the token.
+ */
+export type ClientErrorCode =
+  | "tls-required"
+  | "tls-unsupported"
+  | "authentication-required"
+  | "invalid-token";
+
+/** Options of {@linkcode ClientError}. */
+export interface ClientErrorOptions extends ErrorOptions {
+  /**
+   * What kind of failure it is, when the client's options can fix it.
+   *
+   * @default {undefined}
+   */
+  code?: ClientErrorCode;
+}
+
+/**
  * What every failed call of a {@linkcode Client} rejects with: an error
  * answer, a malformed answer, a connection that failed or closed, a timeout,
  * or arguments that cannot be sent.
@@ -117,15 +161,19 @@ export type Samples = Record<string, [timestamp: number, value: number][]>;
  * ```
  */
 export class ClientError extends Error {
+  /** What kind of failure it is, when the client's options can fix it. */
+  readonly code: ClientErrorCode | undefined;
+
   /**
    * Creates an error.
    *
    * @param message What went wrong.
-   * @param options The underlying error as `cause`, if any.
+   * @param options The underlying error as `cause`, and the `code`, if any.
    */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ClientErrorOptions) {
     super(message, options);
     this.name = "ClientError";
+    this.code = options?.code;
   }
 }
 
@@ -142,6 +190,47 @@ const ENCODER = new TextEncoder();
 const DECODER = new TextDecoder();
 const OK = ENCODER.encode("ok");
 const ERROR = ENCODER.encode("error");
+// The first bytes of a TLS record: an alert, or a handshake message.
+const TLS_ALERT = 0x15;
+const TLS_HANDSHAKE = 0x16;
+const TLS_MAJOR_VERSION = 0x03;
+// What rustls says when the peer's bytes are not TLS records.
+const NOT_TLS = /corrupt message|InvalidContentType|not a TLS|wrong version/i;
+
+/** Whether answer bytes are a TLS record: the server expects TLS. */
+function looksLikeTls(bytes: Uint8Array): boolean {
+  return (bytes[0] === TLS_ALERT || bytes[0] === TLS_HANDSHAKE) &&
+    bytes[1] === TLS_MAJOR_VERSION;
+}
+
+/** The code of an error answer the client's options can fix. */
+function codeOf(message: string): ClientErrorCode | undefined {
+  if (message === "authentication required") return "authentication-required";
+  if (message === "invalid token") return "invalid-token";
+  return undefined;
+}
+
+/** A line of the `clients` answer as fields: whole numbers as numbers. */
+function readConnection(line: string): OpenConnection | undefined {
+  const fields: Record<string, string | number> = {};
+  for (const field of line.split(" ")) {
+    const equals = field.indexOf("=");
+    if (equals <= 0) return undefined;
+    const value = field.slice(equals + 1);
+    fields[field.slice(0, equals)] = /^\d+$/.test(value)
+      ? Number(value)
+      : value;
+  }
+  const { id, addr, age, idle, cmds } = fields;
+  if (
+    typeof id !== "number" || typeof addr !== "string" ||
+    typeof age !== "number" || typeof idle !== "number" ||
+    typeof cmds !== "number"
+  ) {
+    return undefined;
+  }
+  return fields as OpenConnection;
+}
 
 /** Refuses, before sending, what the protocol cannot carry. */
 function checkKey(command: string, key: string): string {
@@ -314,15 +403,59 @@ export class Client implements AsyncDisposable {
   }
 
   /**
-   * Lists the names of the series that match `pattern`.
+   * Lists the names of the series that match `pattern`, or of every series.
    *
-   * @param pattern A key, or a Graphite-style glob such as `palm.*`.
+   * @param pattern A key, or a Graphite-style glob such as `palm.*`; every
+   * series when left out.
    * @returns The names, in the order they were first put.
    * @throws {ClientError} When the pattern is malformed or the call fails.
    */
-  async keys(pattern: string): Promise<string[]> {
-    const lines = await this.#call(`keys ${checkKey("keys", pattern)}\n`);
+  async keys(pattern?: string): Promise<string[]> {
+    const lines = await this.#call(
+      pattern === undefined ? "keys\n" : `keys ${checkKey("keys", pattern)}\n`,
+    );
     return lines.map((line) => DECODER.decode(line));
+  }
+
+  /**
+   * Lists the connections open on the server, this one included.
+   *
+   * @returns Each connection's id, address, age, idle time and commands.
+   * @throws {ClientError} When the call fails or the answer is malformed.
+   */
+  async clients(): Promise<OpenConnection[]> {
+    const lines = await this.#call("clients\n");
+    return lines.map((line) => {
+      const connection = readConnection(DECODER.decode(line));
+      if (connection === undefined) throw this.#malformed("clients", [line]);
+      return connection;
+    });
+  }
+
+  /**
+   * Has the server write a snapshot of everything and cut its log. Allowed
+   * to a client that logged in when the server has a token, else to one on
+   * a loopback address.
+   *
+   * @returns A promise that resolves once the snapshot is written.
+   * @throws {ClientError} When the server refuses (not allowed, or no data
+   * directory) or the call fails.
+   */
+  async compact(): Promise<void> {
+    const lines = await this.#call("compact\n");
+    if (lines.length !== 0) throw this.#malformed("compact", lines);
+  }
+
+  /**
+   * Stops the server, as SIGTERM does: it answers what it received, writes
+   * its log and exits. Allowed as {@linkcode Client.compact} is.
+   *
+   * @returns A promise that resolves once the server has agreed to stop.
+   * @throws {ClientError} When the server refuses or the call fails.
+   */
+  async shutdown(): Promise<void> {
+    const lines = await this.#call("shutdown\n");
+    if (lines.length !== 0) throw this.#malformed("shutdown", lines);
   }
 
   /**
@@ -458,13 +591,14 @@ export class Client implements AsyncDisposable {
       try {
         const address = { hostname: this.#hostname, port: this.#port };
         const conn = this.#tls
-          ? await Deno.connectTls({ ...address, caCerts: this.#caCerts })
+          ? await this.#connectTls(address)
           : await Deno.connect(address);
         this.#conn = conn;
         this.#reading = this.#read(conn);
         if (this.#token !== undefined) this.#authenticate();
         return conn;
       } catch (error) {
+        if (error instanceof ClientError) throw error;
         throw new ClientError(
           `Cannot connect to ${this.#address}: ${describe(error)}`,
           { cause: error },
@@ -474,6 +608,26 @@ export class Client implements AsyncDisposable {
       }
     })();
     return this.#connecting;
+  }
+
+  /** Connects over TLS and shakes hands, so that a plain port shows now. */
+  async #connectTls(
+    address: { hostname: string; port: number },
+  ): Promise<Deno.TlsConn> {
+    const conn = await Deno.connectTls({ ...address, caCerts: this.#caCerts });
+    try {
+      await conn.handshake();
+    } catch (error) {
+      conn.close();
+      if (!NOT_TLS.test((error as Error).message)) throw error;
+      throw new ClientError(
+        `Cannot connect to ${this.#address} over TLS: ${
+          describe(error)
+        } (the server does not speak TLS there)`,
+        { cause: error, code: "tls-unsupported" },
+      );
+    }
+    return conn;
   }
 
   /**
@@ -494,6 +648,7 @@ export class Client implements AsyncDisposable {
     let buffer = new Uint8Array(16 * 1024);
     let filled = 0;
     let searchFrom = 0; // no answer ends before this
+    let first = true;
     try {
       while (true) {
         if (filled === buffer.length) {
@@ -508,6 +663,16 @@ export class Client implements AsyncDisposable {
           );
         }
         filled += n;
+        // Checked once two bytes are in: no answer is complete before.
+        if (first && filled >= 2) {
+          if (looksLikeTls(buffer)) {
+            throw new ClientError(
+              `Cannot read from ${this.#address}: the server answered with TLS (it expects TLS)`,
+              { code: "tls-required" },
+            );
+          }
+          first = false;
+        }
         let start = 0;
         let end = findAnswerEnd(buffer, searchFrom, filled);
         while (end !== -1) {
@@ -565,13 +730,18 @@ export class Client implements AsyncDisposable {
       status !== undefined && equals(status, ERROR) && lines.length === 1
     ) {
       const message = DECODER.decode(lines[0]);
+      const code = codeOf(message);
       if (pending.login) {
         // The calls queued behind a refused login would each be refused.
         this.#fail(
-          new ClientError(`Cannot log in to ${this.#address}: ${message}`),
+          new ClientError(`Cannot log in to ${this.#address}: ${message}`, {
+            code,
+          }),
         );
       } else {
-        pending.reject(new ClientError(`The server answered: ${message}`));
+        pending.reject(
+          new ClientError(`The server answered: ${message}`, { code }),
+        );
       }
     } else {
       // Out of step with the server: this call and all after it fail.

@@ -58,6 +58,7 @@ import { API_ROUTES, DEFAULT_MAX_POINTS } from "./http/routes/api.ts";
 import { DASHBOARD_ROUTES } from "./http/routes/dashboard.ts";
 import { METRICS_ROUTES } from "./http/routes/metrics.ts";
 import { memoryFigures } from "./internal/memory.ts";
+import { type Logger, SILENT } from "./internal/logger.ts";
 import { LocalStorage } from "./storage/local.ts";
 import type { Storage } from "./storage/storage.ts";
 import type { Store } from "./store.ts";
@@ -210,9 +211,16 @@ export interface ServeHttpOptions {
    * Called with what went wrong handling a request (answered 500) or a
    * connection, and when accepting runs out of file descriptors.
    *
-   * @default {(error) => console.error(`pulse: http: ${error.message}`)}
+   * @default {() => {}}
    */
   onError?: (error: Error) => void;
+  /**
+   * The event log: `refused` (past the connection cap, or an unknown host),
+   * `auth_failed` (a wrong token) and `error`.
+   *
+   * @default {SILENT}
+   */
+  logger?: Logger;
 }
 
 /**
@@ -246,8 +254,11 @@ export function serveHttp(options: ServeHttpOptions = {}): HttpServer {
   const maxBody = checkOptions(options);
   const storage = options.storage ??
     new LocalStorage({ store: options.store });
-  const onError = options.onError ??
-    ((error: Error) => console.error(`pulse: http: ${error.message}`));
+  const logger = options.logger ?? SILENT;
+  const onError = (error: Error) => {
+    logger.error("error", { door: "http", msg: error.message });
+    options.onError?.(error);
+  };
   const counters = new HttpCounters();
   const context: RouteContext = {
     storage,
@@ -268,6 +279,7 @@ export function serveHttp(options: ServeHttpOptions = {}): HttpServer {
         ? undefined
         : new TextEncoder().encode(options.token),
       onError,
+      logger,
     },
   );
   const server = new ConnectionServer(router.handle, {
@@ -283,6 +295,7 @@ export function serveHttp(options: ServeHttpOptions = {}): HttpServer {
     },
     counters,
     onError,
+    logger,
   });
   const signal = options.signal;
   if (signal?.aborted) server.shutdown();

@@ -33,10 +33,22 @@
 export {
   Client,
   ClientError,
+  type ClientErrorCode,
+  type ClientErrorOptions,
   type ClientOptions,
+  type OpenConnection,
   type QueryRange,
   type Samples,
 } from "./client.ts";
+export {
+  isLogLevel,
+  LOG_LEVELS,
+  type LogFields,
+  Logger,
+  type LoggerOptions,
+  type LogLevel,
+  type LogSink,
+} from "./internal/logger.ts";
 export {
   DEFAULT_HOSTNAME,
   DEFAULT_MAX_CONNECTIONS,

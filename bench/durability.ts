@@ -17,6 +17,7 @@
  * @module
  */
 
+import { Logger } from "../internal/logger.ts";
 import { openStorage } from "../storage/local.ts";
 import { type LoadResult, runLoad } from "./load.ts";
 import { type Server, startServer } from "./process.ts";
@@ -186,7 +187,7 @@ async function measureDisk(
 
   const messages: string[] = [];
   await using storage = await openStorage(dir, {
-    onLog: (message) => messages.push(message),
+    logger: new Logger((line) => messages.push(line)),
   });
   const restored = storage.restored!;
   if (restored.samples !== samples || restored.corrupted > 0) {

@@ -5,7 +5,9 @@
  *
  * Sections, in the order they run, each selectable with `--only`
  * (comma-separated):
- * - `throughput`: puts and gets against the baseline, in alternating rounds;
+ * - `throughput`: puts and gets against the baseline, in alternating rounds,
+ *   and on Pulse with `--log-requests` (its log a file, emptied after each
+ *   run) to show what logging every request costs;
  * - `client`: puts pipelined through one `Client`;
  * - `backpressure`: a client that never reads, and another one's pings;
  * - `memory`: bytes per sample after putting millions of samples;
@@ -47,7 +49,11 @@ import {
   startServer,
 } from "./process.ts";
 import { measureStream } from "./stream.ts";
-import { measureThroughput, prefillGetKey } from "./throughput.ts";
+import {
+  measureThroughput,
+  prefillGetKey,
+  type Variant,
+} from "./throughput.ts";
 
 const SECTIONS = [
   "throughput",
@@ -178,23 +184,53 @@ async function pulseExists(): Promise<boolean> {
   }
 }
 
-/** Starts Pulse with the given storage; a data directory is made for it. */
+/**
+ * Starts Pulse with the given storage (a data directory is made for it) and
+ * any other flags, which its name then shows.
+ */
 async function startPulse(
   storage: Storage,
   dataDirs: string[],
+  extra: string[] = [],
 ): Promise<Server> {
+  const suffix = extra.length === 0 ? "" : ` ${extra[0]}`;
   if (storage === "memory") {
-    return await startServer("pulse", PULSE, [...LOOPBACK, "--memory"]);
+    return await startServer(`pulse${suffix}`, PULSE, [
+      ...LOOPBACK,
+      "--memory",
+      ...extra,
+    ]);
   }
   const dir = await Deno.makeTempDir({ prefix: "pulse-bench-" });
   dataDirs.push(dir);
-  return await startServer(`pulse (fsync ${storage})`, PULSE, [
+  return await startServer(`pulse (fsync ${storage})${suffix}`, PULSE, [
     ...LOOPBACK,
     "--data",
     dir,
     "--fsync",
     storage,
+    ...extra,
   ]);
+}
+
+/**
+ * Starts Pulse with `--log-requests`, its log a file in a directory of
+ * `dataDirs`, emptied after each run so that the disk does not fill.
+ */
+async function startLoggingPulse(
+  storage: Storage,
+  dataDirs: string[],
+): Promise<Variant> {
+  const dir = await Deno.makeTempDir({ prefix: "pulse-bench-log-" });
+  dataDirs.push(dir);
+  const log = `${dir}/requests.log`;
+  const server = await startPulse(storage, dataDirs, [
+    "--log-requests",
+    "--log",
+    log,
+  ]);
+  await prefillGetKey(server);
+  return { server, afterRun: () => Deno.truncate(log, 0) };
 }
 
 async function run(options: MainOptions): Promise<void> {
@@ -219,11 +255,24 @@ async function run(options: MainOptions): Promise<void> {
       progress("starting baseline");
       const baseline = await startServer("baseline", BASELINE, ["--port", "0"]);
       servers.push(baseline);
+      const variants: Variant[] = [];
+      if (pulse !== undefined) {
+        progress(`starting pulse --log-requests (${options.storage})`);
+        variants.push(await startLoggingPulse(options.storage, dataDirs));
+        servers.push(variants[0].server);
+      }
       report.push(
         "## Throughput\n\n" +
-          await measureThroughput(baseline, pulse, options, progress),
+          await measureThroughput(
+            baseline,
+            pulse,
+            options,
+            progress,
+            variants,
+          ),
       );
       await baseline.stop();
+      for (const variant of variants) await variant.server.stop();
     }
 
     if (pulse !== undefined && sections.has("client")) {

@@ -55,20 +55,34 @@ export async function prefillGetKey(server: Server): Promise<void> {
 }
 
 /**
- * Measures every workload on the baseline and, if given, on Pulse, and
- * returns the markdown table of the medians.
+ * A Pulse server run with other flags, measured beside Pulse on the same
+ * workloads to show what those flags cost.
+ */
+export interface Variant {
+  /** The server, its get key prefilled. */
+  server: Server;
+  /** Called after each run on it, such as to empty its log file. */
+  afterRun?: () => Promise<void>;
+}
+
+/**
+ * Measures every workload on the baseline and, if given, on Pulse and its
+ * variants, and returns the markdown table of the medians, with each
+ * variant's rate as a share of Pulse's below it.
  *
  * @param baseline The baseline server.
  * @param pulse The Pulse server, its get key prefilled; undefined to measure
  * the baseline alone.
  * @param options How long and how often to measure.
  * @param progress Called with a line to show before each run.
+ * @param variants Pulse with other flags, such as `--log-requests`.
  */
 export async function measureThroughput(
   baseline: Server,
   pulse: Server | undefined,
   options: ThroughputOptions,
   progress: (line: string) => void,
+  variants: Variant[] = [],
 ): Promise<string> {
   const timing = {
     connections: options.connections,
@@ -95,8 +109,14 @@ export async function measureThroughput(
       },
     },
   ];
-  const servers = pulse === undefined ? [baseline] : [baseline, pulse];
+  const servers = pulse === undefined
+    ? [baseline]
+    : [baseline, pulse, ...variants.map((variant) => variant.server)];
+  const afterRun = new Map(
+    variants.map((variant) => [variant.server, variant.afterRun]),
+  );
   const rows: string[][] = [];
+  const shares: string[] = [];
   for (const workload of workloads) {
     const results = new Map<Server, LoadResult[]>(
       servers.map((server) => [server, []]),
@@ -109,6 +129,7 @@ export async function measureThroughput(
             `${server.name}, round ${round + 1}/${options.rounds}`,
         );
         const result = await runLoad(server, workload.load);
+        await afterRun.get(server)?.();
         checkAnswers(server, pulse, workload, result);
         results.get(server)!.push(result);
       }
@@ -128,8 +149,18 @@ export async function measureThroughput(
         `${(rate / baselineRate).toFixed(2)}×`,
       ]);
     }
+    if (pulse === undefined) continue;
+    const pulseRate = median(results.get(pulse)!.map((r) => r.opsPerSec));
+    for (const { server } of variants) {
+      const rate = median(results.get(server)!.map((r) => r.opsPerSec));
+      shares.push(
+        `- ${server.name}, ${workload.name} with ${workload.load.inflight} in flight: ${
+          Math.round(100 * rate / pulseRate)
+        } % of ${pulse.name}'s rate`,
+      );
+    }
   }
-  return table(
+  const report = table(
     [
       "workload",
       "connections",
@@ -142,6 +173,7 @@ export async function measureThroughput(
     ],
     rows,
   );
+  return shares.length === 0 ? report : `${report}\n${shares.join("\n")}`;
 }
 
 /** Fails the run if Pulse's get answers lack the prefilled samples. */
@@ -151,7 +183,12 @@ function checkAnswers(
   workload: Workload,
   result: LoadResult,
 ): void {
-  if (server !== pulse || workload.load.workload !== "get") return;
+  if (
+    pulse === undefined || server.name === "baseline" ||
+    workload.load.workload !== "get"
+  ) {
+    return;
+  }
   const samples = result.linesPerAnswer - FRAMING_LINES;
   if (samples !== GET_SAMPLES) {
     throw new Error(

@@ -23,7 +23,9 @@ import {
 } from "./options.ts";
 import {
   type Format,
+  renderClients,
   renderDeleted,
+  renderDone,
   renderKeys,
   renderPong,
   renderSamples,
@@ -231,19 +233,23 @@ ${PATTERN_HELP}`,
     run: query,
   },
   keys: {
-    usage: "keys <pattern>",
-    summary: "the names of the matching series",
-    help: `Prints the names of the series matching <pattern>, in the order they
-were first put.
+    usage: "keys [pattern]",
+    summary: "the names of the matching series, or of all",
+    help: `Prints the names of the series matching [pattern], or of every series
+without one, in the order they were first put.
 
 ${PATTERN_HELP}`,
     flags: [],
-    arity: [1, 1],
-    run: async (context) =>
-      renderKeys(
-        await context.client.keys(checkKey(context.args[0], "pattern")),
+    arity: [0, 1],
+    run: async (context) => {
+      const [pattern] = context.args;
+      return renderKeys(
+        await context.client.keys(
+          pattern === undefined ? undefined : checkKey(pattern, "pattern"),
+        ),
         context.format,
-      ),
+      );
+    },
   },
   delete: {
     usage: "delete <pattern>",
@@ -280,6 +286,47 @@ ${PATTERN_HELP}`,
     arity: [0, 0],
     run: async (context) =>
       renderStats(await context.client.stats(), context.format),
+  },
+  clients: {
+    usage: "clients",
+    summary: "the connections open on the server",
+    help:
+      `Prints the connections open on the server, this one included: each one's
+id (unique while the server runs), address, age and idle time in seconds,
+requests answered (cmds), and bytes received (in) and sent (out).`,
+    flags: [],
+    arity: [0, 0],
+    run: async (context) =>
+      renderClients(await context.client.clients(), context.format),
+  },
+  compact: {
+    usage: "compact",
+    summary: "snapshot the data directory and cut its log",
+    help: `Has the server write a snapshot of every sample and cut its log, then
+prints "compacted" (on a terminal; nothing otherwise). The server does this by
+itself as its log grows (--compact-bytes); this does it now, before a backup
+or to free the log's disk space. Allowed to a client with the token when the
+server has one, else only from the server's own machine (loopback). A large
+store may take longer than --timeout: raise it (--timeout 5m).`,
+    flags: [],
+    arity: [0, 0],
+    run: async (context) => {
+      await context.client.compact();
+      return renderDone("compacted", context.format);
+    },
+  },
+  shutdown: {
+    usage: "shutdown",
+    summary: "stop the server",
+    help:
+      `Stops the server as SIGTERM does: it answers what it received, writes its
+log and exits 0. Allowed as compact is: with the token, else from loopback.`,
+    flags: [],
+    arity: [0, 0],
+    run: async (context) => {
+      await context.client.shutdown();
+      return renderDone("the server is shutting down", context.format);
+    },
   },
   agent: {
     usage: "agent [--every 10s] [--prefix NAME] [--buffer 1h]",

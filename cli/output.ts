@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Samples } from "../client.ts";
+import type { OpenConnection, Samples } from "../client.ts";
 import { formatValue } from "../protocol/format_value.ts";
 import { UsageError } from "./flags.ts";
 
@@ -159,6 +159,53 @@ export function renderStats(
     case "plain":
       return rows.map(([name, value]) => `${name} ${value}\n`).join("");
   }
+}
+
+/**
+ * Prints the connections open on the server, as `clients` lists them:
+ * aligned columns under the fields' names (table), the protocol's
+ * `id=<n> addr=<ip:port> ...` lines (plain), a JSON array of objects, or
+ * CSV under a header of the fields' names.
+ *
+ * @param connections The connections.
+ * @param format The output format.
+ * @returns The text to print.
+ */
+export function renderClients(
+  connections: OpenConnection[],
+  format: Format,
+): string {
+  if (format === "json") return JSON.stringify(connections) + "\n";
+  if (format === "plain") {
+    return connections.map((connection) =>
+      Object.entries(connection).map(([name, value]) => `${name}=${value}`)
+        .join(" ") + "\n"
+    ).join("");
+  }
+  // Every field any line has, in the order they first appear.
+  const names = [...new Set(connections.flatMap(Object.keys))];
+  const rows = connections.map((connection) =>
+    names.map((name) => String(connection[name] ?? ""))
+  );
+  if (format === "csv") return csv(names, rows);
+  if (rows.length === 0) return "(no connections)\n";
+  return table(
+    names,
+    rows,
+    names.map((name) => typeof connections[0][name] === "number"),
+  );
+}
+
+/**
+ * Prints that a command without an answer worked: a sentence on a terminal
+ * (table), nothing for scripts, as `put` prints nothing.
+ *
+ * @param sentence What happened, such as `compacted`.
+ * @param format The output format.
+ * @returns The text to print.
+ */
+export function renderDone(sentence: string, format: Format): string {
+  return format === "table" ? `${sentence}\n` : "";
 }
 
 /**

@@ -8,7 +8,12 @@
  * @module
  */
 
-import { acceptConnections, type AcceptLoop } from "../server/accept.ts";
+import type { Logger } from "../internal/logger.ts";
+import {
+  acceptConnections,
+  type AcceptLoop,
+  formatAddress,
+} from "../server/accept.ts";
 import type { HttpCounters } from "./_counters.ts";
 import {
   type HttpConnectionOptions,
@@ -50,6 +55,8 @@ export interface ConnectionServerOptions {
   >;
   /** Counts connections. */
   counters: HttpCounters;
+  /** Hears of refused connections. */
+  logger: Logger;
   /** Hears of what went wrong on a connection, and of running out of descriptors. */
   onError: (error: Error) => void;
 }
@@ -102,7 +109,15 @@ export class ConnectionServer implements HttpServer {
     this.#loop = acceptConnections(this.#listener, {
       serve: (conn) => this.#serve(conn),
       maxConnections: options.maxConnections,
-      refuse: (conn) => this.#refuse(conn),
+      refuse: (conn, reason) => {
+        const remote = conn.remoteAddr as Deno.NetAddr;
+        options.logger.warn("refused", {
+          door: "http",
+          why: reason === "cap" ? "connection cap" : "no file descriptors",
+          addr: formatAddress(remote.hostname, remote.port),
+        });
+        return this.#refuse(conn);
+      },
       onError: options.onError,
     });
     this.finished = this.#loop.finished.then(() => this.#settleRefusals());

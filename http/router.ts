@@ -8,6 +8,9 @@
  * @module
  */
 
+import type { HttpRequestInfo } from "./_connection.ts";
+import type { Logger } from "../internal/logger.ts";
+import { formatAddress } from "../server/accept.ts";
 import { equalInConstantTime } from "../internal/constant_time.ts";
 import { describe } from "../internal/describe.ts";
 import type { Storage } from "../storage/storage.ts";
@@ -65,6 +68,8 @@ export interface RouterOptions {
   token: Uint8Array | undefined;
   /** Hears of handlers that threw. */
   onError: (error: Error) => void;
+  /** Hears of requests refused for their host or their token. */
+  logger: Logger;
 }
 
 const ENCODER = new TextEncoder();
@@ -100,12 +105,18 @@ export class Router {
    * @param request The request.
    * @returns The answer.
    */
-  handle = async (request: Request): Promise<Response> => {
+  handle = async (
+    request: Request,
+    info?: HttpRequestInfo,
+  ): Promise<Response> => {
     const url = new URL(request.url);
     const route = this.#routes.get(url.pathname);
     let response: Response;
     try {
       response = await this.#dispatch(request, url, route);
+      if (response.status === 421 || response.status === 401) {
+        this.#logRefusal(request, url, response.status, info);
+      }
     } catch (error) {
       this.#options.onError(
         new Error(`${request.method} ${url.pathname}: ${describe(error)}`, {
@@ -164,6 +175,26 @@ export class Router {
       return response;
     }
     return await route.handler(request, url, this.#context);
+  }
+
+  #logRefusal(
+    request: Request,
+    url: URL,
+    status: number,
+    info: HttpRequestInfo | undefined,
+  ): void {
+    const remote = info?.remoteAddr;
+    const addr = remote && formatAddress(remote.hostname, remote.port);
+    if (status === 421) {
+      this.#options.logger.warn("refused", {
+        door: "http",
+        why: "host",
+        host: url.hostname,
+        addr,
+      });
+    } else if (request.headers.has("authorization")) {
+      this.#options.logger.warn("auth_failed", { door: "http", addr });
+    }
   }
 
   #authorized(request: Request): boolean {

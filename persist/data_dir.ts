@@ -14,6 +14,8 @@
  * @module
  */
 
+import { describe } from "../internal/describe.ts";
+import { type Logger, SILENT } from "../internal/logger.ts";
 import { writeAll } from "../internal/write_all.ts";
 import { Store } from "../store.ts";
 import { setAside } from "./_damaged.ts";
@@ -49,12 +51,13 @@ export interface DataDirOptions {
    */
   compactBytes?: number;
   /**
-   * Receives what start-up restored, warnings about damaged records, and
-   * failures of compaction.
+   * The event log: `restore` (what start-up restored, and at `warn` each
+   * stretch of damaged bytes it set aside) and `compaction` (each one, and
+   * at `error` a failure).
    *
-   * @default {console.error}
+   * @default {a logger that writes nothing}
    */
-  onLog?: (message: string) => void;
+  logger?: Logger;
 }
 
 /** What start-up found in the data directory. */
@@ -162,7 +165,7 @@ interface Restored {
 /** Restores the snapshot, then the logs it does not hold, in order. */
 async function restoreDirectory(
   dir: string,
-  onLog: (message: string) => void,
+  logger: Logger,
 ): Promise<Restored> {
   const restored: Restored = {
     store: new Store(),
@@ -175,7 +178,7 @@ async function restoreDirectory(
     nextLog: 1,
     last: undefined,
   };
-  const snapshot = await restoreFile(restored, dir, SNAPSHOT, onLog);
+  const snapshot = await restoreFile(restored, dir, SNAPSHOT, logger);
   if (snapshot !== undefined) {
     restored.snapshotSize = snapshot.size;
     restored.snapshotSamples = snapshot.changes;
@@ -198,7 +201,12 @@ async function restoreDirectory(
       await Deno.remove(`${dir}/${logName(sequence)}`);
       continue;
     }
-    const log = await restoreFile(restored, dir, logName(sequence), onLog);
+    const log = await restoreFile(
+      restored,
+      dir,
+      logName(sequence),
+      logger,
+    );
     restored.logged += log!.changes;
     restored.last = { sequence, size: log!.validEnd };
   }
@@ -218,7 +226,7 @@ async function restoreFile(
   restored: Restored,
   dir: string,
   name: string,
-  onLog: (message: string) => void,
+  logger: Logger,
 ): Promise<(RestoreReport & { size: number }) | undefined> {
   const path = `${dir}/${name}`;
   const bytes = await Deno.readFile(path).catch((error) => {
@@ -246,11 +254,17 @@ async function restoreFile(
       path: aside.path,
       cut,
     });
-    onLog(
-      `pulse: warning: ${name}: ${cut ? "cut off" : "skipped"} ${
+    logger.warn("restore", {
+      msg: `${name}: ${cut ? "cut off" : "skipped"} ${
         describeFault(fault, fault.start >= report.validEnd)
       }, its bytes ${aside.fresh ? "" : "already "}set aside in ${aside.path}`,
-    );
+      file: name,
+      kind: fault.kind,
+      offset: fault.start,
+      length: fault.end - fault.start,
+      aside: aside.path,
+      cut,
+    });
   }
   if (written) await syncDirectory(dir);
   if (isLog && report.validEnd < bytes.length) {
@@ -335,7 +349,7 @@ export class DataDir implements AsyncDisposable {
   #snapshotSize: number;
   #snapshotSamples: number;
   #compactBytes: number;
-  #onLog: (message: string) => void;
+  #logger: Logger;
   #compacting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #timer: ReturnType<typeof setInterval>;
@@ -356,7 +370,7 @@ export class DataDir implements AsyncDisposable {
     this.#sequence = log.sequence;
     this.restored = log.restored;
     this.#compactBytes = options.compactBytes ?? DEFAULT_COMPACT_BYTES;
-    this.#onLog = options.onLog ?? console.error;
+    this.#logger = options.logger ?? SILENT;
     this.#timer = setInterval(() => this.#compactIfDue(), COMPACT_CHECK_MS);
   }
 
@@ -374,12 +388,12 @@ export class DataDir implements AsyncDisposable {
     dir: string,
     options: DataDirOptions = {},
   ): Promise<DataDir> {
-    const onLog = options.onLog ?? console.error;
+    const logger = options.logger ?? SILENT;
     await Deno.mkdir(dir, { recursive: true });
     const lockFile = await lock(dir);
     try {
       const started = performance.now();
-      const found = await restoreDirectory(dir, onLog);
+      const found = await restoreDirectory(dir, logger);
       const [file, size, sequence] = await openLastLog(dir, found);
       const journal = new Journal(file, {
         fsync: options.fsync,
@@ -395,9 +409,16 @@ export class DataDir implements AsyncDisposable {
         tornBytes: found.tornBytes,
         damaged: found.damaged,
       };
-      onLog(
-        `pulse: restored ${samples} samples in ${series} series from ${dir} in ${restored.milliseconds} ms`,
-      );
+      logger.info("restore", {
+        msg:
+          `restored ${samples} samples in ${series} series from ${dir} in ${restored.milliseconds} ms`,
+        dir,
+        samples,
+        series,
+        ms: restored.milliseconds,
+        corrupted: restored.corrupted,
+        torn_bytes: restored.tornBytes,
+      });
       return new DataDir(
         dir,
         lockFile,
@@ -430,10 +451,7 @@ export class DataDir implements AsyncDisposable {
         new TypeError(`Cannot compact ${this.path}: the storage is closed`),
       );
     }
-    this.#compacting ??= this.#compact().finally(() => {
-      this.#compacting = undefined;
-    });
-    return this.#compacting;
+    return this.#startCompaction("request");
   }
 
   /**
@@ -461,6 +479,41 @@ export class DataDir implements AsyncDisposable {
     return this.close();
   }
 
+  /** Starts a compaction, or shares the one under way. */
+  #startCompaction(trigger: "request" | "size"): Promise<void> {
+    this.#compacting ??= this.#compactLogged(trigger).finally(() => {
+      this.#compacting = undefined;
+    });
+    return this.#compacting;
+  }
+
+  /** Compacts, and logs how it went: `trigger` says who asked. */
+  async #compactLogged(trigger: "request" | "size"): Promise<void> {
+    const started = performance.now();
+    const dir = this.path;
+    try {
+      await this.#compact();
+    } catch (error) {
+      this.#logger.error("compaction", {
+        msg: `compaction failed: ${describe(error)}`,
+        dir,
+        trigger,
+        error: describe(error),
+      });
+      throw error;
+    }
+    const ms = Math.round(performance.now() - started);
+    this.#logger.info("compaction", {
+      msg:
+        `compacted ${dir}: ${this.#snapshotSamples} samples in a snapshot of ${this.#snapshotSize} bytes in ${ms} ms`,
+      dir,
+      trigger,
+      samples: this.#snapshotSamples,
+      snapshot_bytes: this.#snapshotSize,
+      ms,
+    });
+  }
+
   async #compact(): Promise<void> {
     const dir = this.path;
     const next = this.#sequence + 1;
@@ -486,9 +539,9 @@ export class DataDir implements AsyncDisposable {
       journal.size > this.#compactBytes &&
       journal.changes >= this.#snapshotSamples
     ) {
-      this.compact().catch((error) =>
-        this.#onLog(`pulse: compaction failed: ${(error as Error).message}`)
-      );
+      this.#startCompaction("size").catch(() => {
+        // Logged; the next check tries again.
+      });
     }
   }
 }

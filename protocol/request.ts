@@ -20,6 +20,7 @@ export type Request =
   | PutRequest
   | GetRequest
   | PatternRequest
+  | AllKeysRequest
   | QueryRequest
   | AuthRequest
   | SimpleRequest
@@ -56,6 +57,14 @@ export interface PatternRequest {
   pattern: Pattern;
 }
 
+/** `keys` alone: the names of every series. */
+export interface AllKeysRequest {
+  /** The command's name. */
+  command: "keys";
+  /** No pattern: every series. */
+  pattern: undefined;
+}
+
 /** `query <pattern> <from> <to> [<step> <aggregation>]`. */
 export interface QueryRequest {
   /** The command's name. */
@@ -80,10 +89,15 @@ export interface AuthRequest {
   token: Uint8Array;
 }
 
-/** `ping` (a health check) or `stats` (the server's figures). */
+/**
+ * A command without arguments: `ping` (a health check), `stats` (the
+ * server's figures), `quit` (or `disconnect`: close this connection),
+ * `clients` (the open connections), `compact` (snapshot the data directory
+ * and cut its log) or `shutdown` (stop the server).
+ */
 export interface SimpleRequest {
-  /** The command's name. */
-  command: "ping" | "stats";
+  /** The command's name; `disconnect` is read as `quit`. */
+  command: "ping" | "stats" | "quit" | "clients" | "compact" | "shutdown";
 }
 
 /** A line that is not a valid request, answered by an error. */
@@ -109,15 +123,35 @@ const AUTHENTICATION_REQUIRED: InvalidRequest = {
 };
 // Lines of a client not logged in yet, by their first word: refused, and
 // counted as the command they name.
-const MAX_COMMAND_LENGTH = 6;
+const MAX_COMMAND_LENGTH = 10;
 const REFUSED = new Map<string, InvalidRequest>(
-  (["put", "get", "last", "query", "keys", "delete", "ping", "stats"] as const)
+  ([
+    "put",
+    "get",
+    "last",
+    "query",
+    "keys",
+    "delete",
+    "ping",
+    "stats",
+    "clients",
+    "compact",
+    "shutdown",
+  ] as const)
     .map((
       refused,
     ) => [refused, { ...AUTHENTICATION_REQUIRED, refused }]),
 );
+// Commands without arguments, by name.
+const SIMPLE = new Map<string, SimpleRequest>(
+  (["stats", "quit", "clients", "compact", "shutdown"] as const).map((
+    command,
+  ) => [command, { command }]),
+);
+SIMPLE.set("disconnect", SIMPLE.get("quit")!);
 const PING: SimpleRequest = { command: "ping" };
-const STATS: SimpleRequest = { command: "stats" };
+const QUIT = SIMPLE.get("quit")!;
+const ALL_KEYS: AllKeysRequest = { command: "keys", pattern: undefined };
 
 function invalid(message: string): InvalidRequest {
   return { command: "invalid", message };
@@ -181,15 +215,15 @@ export class RequestParser {
 
   /**
    * Parses one line from a client that has not logged in yet. Such a line is
-   * never parsed further than its first word: nothing but `auth` is run, so
-   * an anonymous client cannot make the server decode keys or compile
-   * patterns.
+   * never parsed further than its first word: nothing but `auth` and `quit`
+   * is run, so an anonymous client cannot make the server decode keys or
+   * compile patterns.
    *
    * @param bytes The bytes holding the line.
    * @param start Where the line starts.
    * @param end Where it ends, exclusive.
-   * @returns An `auth` request, an error asking to log in, or `undefined`
-   * for a blank line.
+   * @returns An `auth` or `quit` request, an error asking to log in, or
+   * `undefined` for a blank line.
    */
   parseBeforeAuth(
     bytes: Uint8Array,
@@ -203,6 +237,9 @@ export class RequestParser {
       const word = this.#offsets[1] - start <= MAX_COMMAND_LENGTH
         ? latin1(bytes, start, this.#offsets[1])
         : "";
+      if (word === "quit" || word === "disconnect") {
+        return count === 1 ? QUIT : invalid(`${word} takes no arguments`);
+      }
       return REFUSED.get(word) ?? AUTHENTICATION_REQUIRED;
     }
     if (count !== 2) return invalid("auth takes a token");
@@ -219,17 +256,31 @@ export class RequestParser {
       case "ping":
         return count === 1 ? PING : INVALID;
       case "stats":
-        return count === 1 ? STATS : invalid("stats takes no arguments");
+      case "quit":
+      case "disconnect":
+      case "clients":
+      case "compact":
+      case "shutdown":
+        return count === 1
+          ? SIMPLE.get(command)!
+          : invalid(`${command} takes no arguments`);
       case "auth":
         if (count !== 2) return invalid("auth takes a token");
         return {
           command,
           token: bytes.slice(this.#offsets[2], this.#offsets[3]),
         };
-      case "last":
       case "keys":
+      case "last":
       case "delete": {
-        if (count !== 2) return invalid(`${command} takes a key or pattern`);
+        if (command === "keys" && count === 1) return ALL_KEYS;
+        if (count !== 2) {
+          return invalid(
+            command === "keys"
+              ? "keys takes a key or pattern, or none for every key"
+              : `${command} takes a key or pattern`,
+          );
+        }
         const pattern = this.#pattern(bytes, 1);
         return pattern instanceof Pattern ? { command, pattern } : pattern;
       }

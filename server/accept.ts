@@ -14,6 +14,12 @@
  * @module
  */
 
+/**
+ * Why a connection was refused: past the cap on connections, or for want of
+ * file descriptors.
+ */
+export type RefusalReason = "cap" | "descriptors";
+
 /** Options of {@linkcode acceptConnections}. */
 export interface AcceptOptions {
   /** Serves one connection; the loop closes it once this settles. */
@@ -30,7 +36,7 @@ export interface AcceptOptions {
    *
    * @default {() => {}}
    */
-  refuse?: (conn: Deno.Conn) => Promise<void> | void;
+  refuse?: (conn: Deno.Conn, reason: RefusalReason) => Promise<void> | void;
   /**
    * Hears of errors that do not stop the loop: a handler that threw, or
    * accepting failing for want of descriptors (once per run of failures).
@@ -145,10 +151,10 @@ export function acceptConnections(
   const reserve = new Reserve();
   let refused = 0;
 
-  const refuse = (conn: Deno.Conn) => {
+  const refuse = (conn: Deno.Conn, reason: RefusalReason) => {
     refused++;
     Promise.resolve()
-      .then(() => options.refuse?.(conn))
+      .then(() => options.refuse?.(conn, reason))
       .catch(() => {})
       .finally(() => closeQuietly(conn));
   };
@@ -178,7 +184,7 @@ export function acceptConnections(
     if (reserve.release()) {
       // Take the waiting connection with the freed descriptor, and say no.
       try {
-        refuse(await listener.accept());
+        refuse(await listener.accept(), "descriptors");
       } catch (again) {
         if (listenerClosed(again)) return false;
       }
@@ -208,7 +214,7 @@ export function acceptConnections(
         }
         backoff = FIRST_BACKOFF_MS;
         reserve.restore();
-        if (sessions.size >= maxConnections) refuse(conn);
+        if (sessions.size >= maxConnections) refuse(conn, "cap");
         else serve(conn);
       }
     } finally {

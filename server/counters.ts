@@ -30,6 +30,10 @@ export class Counters {
     ping: 0,
     stats: 0,
     auth: 0,
+    quit: 0,
+    clients: 0,
+    compact: 0,
+    shutdown: 0,
     invalid: 0,
   };
 }

@@ -12,15 +12,20 @@ import {
   type HttpServer,
   serveHttp,
 } from "../http.ts";
+import { type Logger, SILENT } from "../internal/logger.ts";
 import type { FsyncPolicy } from "../persist/journal.ts";
 import { LocalStorage, openStorage } from "../storage/local.ts";
-import { descriptorLimit } from "./accept.ts";
+import type { Storage } from "../storage/storage.ts";
+import { descriptorLimit, formatAddress } from "./accept.ts";
 import {
   DEFAULT_HOSTNAME,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_PORT,
-  serve,
+  listen,
+  listenError,
+  serveListener,
   type ServeOptions,
+  type Server,
 } from "./serve.ts";
 
 // Descriptors a server needs besides its connections: logs, the snapshot,
@@ -34,7 +39,13 @@ const RESERVED_DESCRIPTORS = 64;
 export interface RunServerOptions extends
   Omit<
     ServeOptions,
-    "hostname" | "port" | "store" | "storage" | "signal" | "onListen"
+    | "hostname"
+    | "port"
+    | "store"
+    | "storage"
+    | "signal"
+    | "onListen"
+    | "onShutdownRequest"
   > {
   /**
    * The data directory; samples are kept in memory only when unset, as the
@@ -88,10 +99,35 @@ export interface RunServerOptions extends
   maxBody?: number;
 }
 
-/**
- * The warning to print when the descriptor limit is below what the caps on
- * connections may take, TCP's and HTTP's, plus the server's own files.
- */
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" ||
+    hostname.startsWith("127.");
+}
+
+/** Warns about what the flags leave open: no token beyond loopback, ... */
+function warnAboutSetup(
+  hostname: string,
+  httpHostname: string | undefined,
+  options: RunServerOptions,
+): void {
+  for (const host of [hostname, httpHostname]) {
+    if (
+      host !== undefined && !isLoopback(host) && options.token === undefined
+    ) {
+      console.error(
+        `pulse: warning: listening on ${host} without a token: anyone who can reach this port can read and write every series (set --token or PULSE_TOKEN)`,
+      );
+    }
+  }
+  const warning = descriptorWarning(
+    options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    httpHostname === undefined
+      ? undefined
+      : options.httpMaxConnections ?? DEFAULT_HTTP_MAX_CONNECTIONS,
+  );
+  if (warning !== undefined) console.error(warning);
+}
+
 function descriptorWarning(
   maxConnections: number,
   httpMaxConnections: number | undefined,
@@ -106,17 +142,73 @@ function descriptorWarning(
   return `pulse: warning: the descriptor limit (ulimit -n ${descriptors}) is below ${caps} plus ${RESERVED_DESCRIPTORS} for files: past it connections are refused (raise it, or lower the caps)`;
 }
 
-function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "::1" ||
-    hostname.startsWith("127.");
+/**
+ * Holds the HTTP address while the storage opens, so that a busy port is
+ * found before anything is created in the data directory. Only the default
+ * port may be busy: the server then warns and goes on without HTTP.
+ *
+ * @returns The listener holding the port, or `undefined` for no HTTP.
+ * @throws When an address given cannot be listened on.
+ */
+function reserveHttp(
+  address: { hostname: string; port: number },
+  given: boolean,
+): Deno.Listener | undefined {
+  try {
+    return Deno.listen(address);
+  } catch (error) {
+    if (!given && error instanceof Deno.errors.AddrInUse) {
+      console.error(
+        `pulse: warning: not serving HTTP: ${
+          formatAddress(address.hostname, address.port)
+        } is in use (choose another with --http HOST:PORT, or --http off)`,
+      );
+      return undefined;
+    }
+    throw listenError(error, formatAddress(address.hostname, address.port));
+  }
+}
+
+/** Serves HTTP on the port `reserved` held, with the TCP server's storage. */
+function startHttp(
+  reserved: Deno.Listener,
+  server: Server,
+  storage: Storage,
+  options: RunServerOptions & { logger: Logger; signal: AbortSignal },
+): HttpServer {
+  const { hostname, port } = reserved.addr as Deno.NetAddr;
+  // Given up and taken again at once: serveHttp() listens by itself.
+  reserved.close();
+  return serveHttp({
+    hostname,
+    port,
+    hosts: options.httpHosts,
+    maxConnections: options.httpMaxConnections,
+    maxBody: options.maxBody,
+    storage,
+    stats: () => server.stats(),
+    token: options.token,
+    cert: options.cert,
+    key: options.key,
+    signal: options.signal,
+    logger: options.logger,
+    onListen: (addr) => {
+      const url = `${options.cert ? "https" : "http"}://${
+        formatAddress(addr.hostname, addr.port)
+      }`;
+      options.logger.info("listening", { door: "http", addr: url });
+      console.error(`pulse: http listening on ${url}`);
+    },
+  });
 }
 
 /**
  * Runs the server the way the course does, `run_server("127.0.0.1", 8888)`:
- * it prints where it listens and serves until SIGINT or SIGTERM, then
- * answers what it received, writes and fsyncs its log, and returns. The
- * HTTP API and dashboard run alongside, on `127.0.0.1:8889` unless told
- * otherwise.
+ * it listens (TCP, and HTTP unless told otherwise), only then opens the
+ * data directory, prints where it listens and serves until SIGINT, SIGTERM
+ * or a client's `shutdown`; then it answers what it received, writes and
+ * fsyncs its log, and returns. The HTTP API and dashboard run alongside, on
+ * `127.0.0.1:8889` unless told otherwise.
  *
  * @example Usage
  * ```ts ignore
@@ -127,10 +219,12 @@ function isLoopback(hostname: string): boolean {
  *
  * @param hostname The address to listen on.
  * @param port The port to listen on.
- * @param options The data directory, its fsync policy, access and limits.
+ * @param options The data directory, its fsync policy, access, limits and
+ * the event log.
  * @returns A promise that settles once the server has shut down.
  * @throws {Deno.errors.AddrInUse} When the port, or an HTTP port given, is
- * taken.
+ * taken: `Cannot listen on 127.0.0.1:8888: address in use`. Nothing is
+ * created in the data directory then.
  * @throws {Deno.errors.AlreadyExists} When another server uses the data
  * directory.
  */
@@ -139,99 +233,74 @@ export async function runServer(
   port: number = DEFAULT_PORT,
   options: RunServerOptions = {},
 ): Promise<void> {
-  const {
-    data,
-    fsync,
-    compactBytes,
-    retention,
-    http,
-    httpHosts,
-    httpMaxConnections,
-    maxBody,
-    ...serveOptions
-  } = options;
+  const { data, fsync, compactBytes, retention, http, httpHosts: _, ...rest } =
+    options;
+  const logger = options.logger ?? SILENT;
   const controller = new AbortController();
-  const stop = () => controller.abort();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, stop);
-  let storage: LocalStorage | undefined;
-  try {
-    storage = data === undefined
-      ? new LocalStorage({ retention })
-      : await openStorage(data, { fsync, compactBytes, retention });
-    const httpAddress = http === false ? undefined : {
-      hostname: http?.hostname ?? DEFAULT_HTTP_HOSTNAME,
-      port: http?.port ?? DEFAULT_HTTP_PORT,
-    };
-    for (const host of [hostname, httpAddress?.hostname]) {
-      if (
-        host !== undefined && !isLoopback(host) && options.token === undefined
-      ) {
-        console.error(
-          `pulse: warning: listening on ${host} without a token: anyone who can reach this port can read and write every series (set --token or PULSE_TOKEN)`,
-        );
-      }
-    }
-    const warning = descriptorWarning(
-      options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-      httpAddress === undefined
-        ? undefined
-        : httpMaxConnections ?? DEFAULT_HTTP_MAX_CONNECTIONS,
-    );
-    if (warning !== undefined) console.error(warning);
-    const server = serve({
-      ...serveOptions,
-      hostname,
-      port,
-      storage,
-      signal: controller.signal,
-      onListen: (addr) =>
-        console.error(
-          `pulse: listening on ${addr.hostname}:${addr.port}${
-            options.cert ? " (TLS)" : ""
-          }`,
-        ),
+  const stops = new Map<Deno.Signal, () => void>();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    stops.set(signal, () => {
+      if (controller.signal.aborted) return;
+      console.error(`pulse: stopping on ${signal}`);
+      controller.abort(signal);
     });
-    let httpServer: HttpServer | undefined;
+  }
+  for (const [signal, stop] of stops) Deno.addSignalListener(signal, stop);
+  const httpAddress = http === false ? undefined : {
+    hostname: http?.hostname ?? DEFAULT_HTTP_HOSTNAME,
+    port: http?.port ?? DEFAULT_HTTP_PORT,
+  };
+  let storage: Storage | undefined;
+  let listener: Deno.Listener | undefined;
+  let httpReserved: Deno.Listener | undefined;
+  try {
+    warnAboutSetup(hostname, httpAddress?.hostname, options);
+    listener = listen({ hostname, port, cert: options.cert, key: options.key });
     if (httpAddress !== undefined) {
+      httpReserved = reserveHttp(httpAddress, http !== undefined);
+    }
+    storage = data === undefined
+      ? new LocalStorage({ retention, logger })
+      : await openStorage(data, { fsync, compactBytes, retention, logger });
+    const server = serveListener(listener, {
+      ...rest,
+      storage,
+      logger,
+      signal: controller.signal,
+      onShutdownRequest: () => controller.abort("shutdown command"),
+    });
+    listener = undefined;
+    console.error(
+      `pulse: listening on ${
+        formatAddress(server.addr.hostname, server.addr.port)
+      }${options.cert ? " (TLS)" : ""}; Ctrl-C to stop`,
+    );
+    let httpServer: HttpServer | undefined;
+    if (httpReserved !== undefined) {
       try {
-        httpServer = serveHttp({
-          ...httpAddress,
-          hosts: httpHosts,
-          maxConnections: httpMaxConnections,
-          maxBody,
-          storage,
-          stats: () => server.stats(),
-          token: options.token,
-          cert: options.cert,
-          key: options.key,
+        httpServer = startHttp(httpReserved, server, storage, {
+          ...options,
+          logger,
           signal: controller.signal,
-          onListen: (addr) => {
-            const host = addr.hostname.includes(":")
-              ? `[${addr.hostname}]`
-              : addr.hostname;
-            console.error(
-              `pulse: http listening on ${
-                options.cert ? "https" : "http"
-              }://${host}:${addr.port}`,
-            );
-          },
         });
       } catch (error) {
-        // Only the default port may be busy: say so and serve TCP alone.
-        if (http === undefined && error instanceof Deno.errors.AddrInUse) {
-          console.error(
-            `pulse: warning: not serving HTTP: ${httpAddress.hostname}:${httpAddress.port} is in use (choose another with --http HOST:PORT, or --http off)`,
-          );
-        } else {
-          await server.shutdown();
-          throw error;
-        }
+        await server.shutdown();
+        throw error;
       }
     }
     await Promise.all([server.finished, httpServer?.finished]);
   } finally {
-    for (const signal of signals) Deno.removeSignalListener(signal, stop);
+    listener?.close();
+    try {
+      httpReserved?.close();
+    } catch {
+      // Given to the HTTP server already.
+    }
+    for (const [signal, stop] of stops) Deno.removeSignalListener(signal, stop);
     await storage?.close();
   }
+  logger.info("shutdown", {
+    msg: "stopped: every answer written, the log committed",
+    done: true,
+  });
 }

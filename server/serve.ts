@@ -6,6 +6,7 @@
  */
 
 import { describe } from "../internal/describe.ts";
+import { type Logger, type LogLevel, SILENT } from "../internal/logger.ts";
 import { memoryFigures } from "../internal/memory.ts";
 import { EventLoopTurns } from "../internal/turns.ts";
 import { writeAll } from "../internal/write_all.ts";
@@ -14,15 +15,22 @@ import { LocalStorage } from "../storage/local.ts";
 import type { Storage } from "../storage/storage.ts";
 import { RequestParser } from "../protocol/request.ts";
 import type { Store } from "../store.ts";
-import { acceptConnections, type AcceptLoop } from "./accept.ts";
+import { OutputOverflow } from "./outbox.ts";
+import {
+  acceptConnections,
+  type AcceptLoop,
+  formatAddress,
+  type RefusalReason,
+} from "./accept.ts";
+import {
+  type CloseReason,
+  type ConnectionInfo,
+  ConnectionRegistry,
+} from "./connections.ts";
 import { Counters } from "./counters.ts";
 import { DEFAULT_MAX_LINE_LENGTH } from "./lines.ts";
 import { RenderCache } from "./render_cache.ts";
-import {
-  serveSession,
-  type SessionContext,
-  type SessionState,
-} from "./session.ts";
+import { serveSession, type SessionContext } from "./session.ts";
 
 export { DEFAULT_HOSTNAME, DEFAULT_PORT };
 /** The default of {@linkcode ServeOptions.maxConnections}. */
@@ -127,11 +135,35 @@ export interface ServeOptions {
   onListen?: (addr: Deno.NetAddr) => void;
   /**
    * Called with what went wrong on a single connection; the server goes on.
-   * Peers that hang up are not errors.
+   * Peers that hang up are not errors. The event log has it too, as the
+   * connection's `close` event.
    *
-   * @default {(error) => console.error(`pulse: ${error.message}`)}
+   * @default {() => {}}
    */
   onError?: (error: Error) => void;
+  /**
+   * The event log: `listening`, `open`, `close`, `auth_failed`, `refused`,
+   * `shutdown`, `error` (docs/OPERATIONS.md lists their fields).
+   *
+   * @default {a logger that writes nothing}
+   */
+  logger?: Logger;
+  /**
+   * Log every request line as a `request` event (at `info`), with its
+   * connection's id; the token of an `auth` line is left out. Costs nothing
+   * when off.
+   *
+   * @default {false}
+   */
+  logRequests?: boolean;
+  /**
+   * Called when a client sends `shutdown` (and may): the owner of the
+   * server stops it, as on SIGTERM. Without it the server shuts itself
+   * down, as {@linkcode Server.shutdown} does.
+   *
+   * @default {undefined}
+   */
+  onShutdownRequest?: () => void;
 }
 
 /** The server's figures, as the `stats` command reports them. */
@@ -163,11 +195,10 @@ const SHUTDOWN_GRACE_MS = 5_000;
 const TOO_MANY_CONNECTIONS = new TextEncoder().encode(
   "error\ntoo many connections\n\n",
 );
-
-/** A connection and what its session tells the server. */
-interface Connection extends SessionState {
-  conn: Deno.Conn;
-}
+const REFUSAL: Record<RefusalReason, string> = {
+  cap: "connection cap",
+  descriptors: "no file descriptors",
+};
 
 function isHangUp(error: unknown): boolean {
   return error instanceof Deno.errors.ConnectionReset ||
@@ -246,7 +277,79 @@ function checkOptions(options: ServeOptions): void {
  */
 export function serve(options: ServeOptions = {}): Server {
   checkOptions(options);
-  return new TcpServer(options);
+  return new TcpServer(listen(options), options);
+}
+
+/**
+ * Serves the metrics protocol on a listener bound already, as
+ * {@linkcode serve} does: for {@linkcode runServer}, which listens before
+ * it opens its storage. The server closes the listener when it shuts down.
+ *
+ * @param listener Where connections come from.
+ * @param options The storage, access and limits; `hostname` and `port` are
+ * the listener's.
+ * @returns The running server.
+ * @throws {TypeError} As {@linkcode serve} does.
+ * @throws {RangeError} As {@linkcode serve} does.
+ */
+export function serveListener(
+  listener: Deno.Listener,
+  options: ServeOptions = {},
+): Server {
+  checkOptions(options);
+  return new TcpServer(listener, options);
+}
+
+/**
+ * Listens where the options say, over TLS with `cert` and `key`.
+ *
+ * @param options The address, and TLS.
+ * @returns The listener.
+ * @throws {Deno.errors.AddrInUse} When the port is taken, saying which
+ * address: `Cannot listen on 127.0.0.1:8888: address in use`.
+ * @throws When listening fails otherwise, saying where.
+ */
+export function listen(
+  options: Pick<ServeOptions, "hostname" | "port" | "cert" | "key">,
+): Deno.Listener {
+  const hostname = options.hostname ?? DEFAULT_HOSTNAME;
+  const port = options.port ?? DEFAULT_PORT;
+  try {
+    return options.cert === undefined
+      ? Deno.listen({ hostname, port })
+      : Deno.listenTls({
+        hostname,
+        port,
+        cert: options.cert,
+        key: options.key!,
+      });
+  } catch (error) {
+    throw listenError(error, formatAddress(hostname, port));
+  }
+}
+
+/**
+ * The error of listening on `address`, saying where: the same class for an
+ * address in use, an `Error` with the cause for the rest.
+ *
+ * @param error What listening threw.
+ * @param address Where, as `host:port`.
+ * @returns The error to throw.
+ */
+export function listenError(error: unknown, address: string): Error {
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new Deno.errors.AddrInUse(
+      `Cannot listen on ${address}: address in use`,
+      { cause: error },
+    );
+  }
+  return new Error(`Cannot listen on ${address}: ${describe(error)}`, {
+    cause: error,
+  });
+}
+
+function closedLevel(reason: CloseReason): LogLevel {
+  return reason === "output" || reason === "error" ? "warn" : "info";
 }
 
 /** The server {@linkcode serve} runs. */
@@ -257,46 +360,47 @@ class TcpServer implements Server {
   // A storage made here is closed here.
   #ownStorage: LocalStorage | undefined;
   #onError: (error: Error) => void;
+  #logger: Logger;
+  #onShutdownRequest: (() => void) | undefined;
   #counters = new Counters();
   #turns = new EventLoopTurns();
-  #connections = new Set<Connection>();
+  #connections = new ConnectionRegistry();
   #listener: Deno.Listener;
   #accepting: AcceptLoop;
   #context: SessionContext;
   #idleTimer: ReturnType<typeof setInterval> | undefined;
   #closing = false;
   #shutdown: Promise<void> | undefined;
+  #shutdownBy: ConnectionInfo | undefined;
   #signal: AbortSignal | undefined;
   #onAbort = () => this.shutdown();
 
-  constructor(options: ServeOptions) {
-    this.#listener = listen(options);
-    this.addr = this.#listener.addr as Deno.NetAddr;
+  constructor(listener: Deno.Listener, options: ServeOptions) {
+    this.#listener = listener;
+    this.addr = listener.addr as Deno.NetAddr;
     this.#ownStorage = options.storage === undefined
       ? new LocalStorage({ store: options.store, retention: options.retention })
       : undefined;
     this.#storage = options.storage ?? this.#ownStorage!;
-    this.#onError = options.onError ??
-      ((error: Error) => console.error(`pulse: ${error.message}`));
-    this.#context = {
-      storage: this.#storage,
-      parser: new RequestParser(),
-      counters: this.#counters,
-      renderCache: new RenderCache(),
-      turns: this.#turns,
-      token: options.token === undefined
-        ? undefined
-        : new TextEncoder().encode(options.token),
-      maxLineLength: options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH,
-      maxOutput: options.maxOutput ?? DEFAULT_MAX_OUTPUT,
-      closing: () => this.#closing,
-      stats: () => Object.entries(this.stats()),
-    };
+    this.#onError = options.onError ?? (() => {});
+    this.#logger = options.logger ?? SILENT;
+    this.#onShutdownRequest = options.onShutdownRequest;
+    this.#context = this.#sessionContext(options);
     this.#accepting = acceptConnections(this.#listener, {
       serve: (conn) => this.#serveConnection(conn),
       maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-      refuse: (conn) => writeAll(conn, TOO_MANY_CONNECTIONS),
-      onError: this.#onError,
+      refuse: (conn, reason) => {
+        const remote = conn.remoteAddr as Deno.NetAddr;
+        this.#logger.warn("refused", {
+          why: REFUSAL[reason],
+          addr: formatAddress(remote.hostname, remote.port),
+        });
+        return writeAll(conn, TOO_MANY_CONNECTIONS);
+      },
+      onError: (error) => {
+        this.#logger.error("error", { msg: error.message });
+        this.#onError(error);
+      },
     });
     this.finished = this.#accepting.finished;
     const idleTimeout = options.idleTimeout ?? 0;
@@ -304,6 +408,11 @@ class TcpServer implements Server {
     this.#signal = options.signal;
     if (this.#signal?.aborted) this.shutdown();
     else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
+    this.#logger.info("listening", {
+      door: "tcp",
+      addr: formatAddress(this.addr.hostname, this.addr.port),
+      tls: options.cert !== undefined,
+    });
     options.onListen?.(this.addr);
   }
 
@@ -348,13 +457,42 @@ class TcpServer implements Server {
     return this.shutdown();
   }
 
+  #sessionContext(options: ServeOptions): SessionContext {
+    return {
+      storage: this.#storage,
+      parser: new RequestParser(),
+      counters: this.#counters,
+      renderCache: new RenderCache(),
+      turns: this.#turns,
+      token: options.token === undefined
+        ? undefined
+        : new TextEncoder().encode(options.token),
+      maxLineLength: options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH,
+      maxOutput: options.maxOutput ?? DEFAULT_MAX_OUTPUT,
+      connections: this.#connections,
+      logger: this.#logger,
+      // Decided once: off, request lines cost nothing.
+      logRequests: options.logRequests === true &&
+        this.#logger.enabled("info"),
+      closing: () => this.#closing,
+      requestShutdown: (by) => {
+        this.#shutdownBy = by;
+        if (this.#onShutdownRequest === undefined) this.shutdown();
+        else this.#onShutdownRequest();
+      },
+      stats: () => Object.entries(this.stats()),
+    };
+  }
+
   async #stop(): Promise<void> {
     this.#closing = true;
+    this.#logShutdown();
     this.#signal?.removeEventListener("abort", this.#onAbort);
     clearInterval(this.#idleTimer);
     this.#turns.close();
     this.#listener.close();
     for (const connection of this.#connections) {
+      connection.reason ??= "shutdown";
       if (connection.idle) connection.conn.close();
     }
     // Clients that never read their answers would hold us forever.
@@ -369,25 +507,67 @@ class TcpServer implements Server {
     }
   }
 
+  /** Says why the server stops: a client's `shutdown`, a signal, a call. */
+  #logShutdown(): void {
+    const by = this.#shutdownBy;
+    if (by !== undefined) {
+      this.#logger.info("shutdown", {
+        reason: "command",
+        conn: by.id,
+        addr: by.addr,
+        msg: `shutting down: asked by ${by.addr}`,
+      });
+      return;
+    }
+    const signal = this.#signal?.aborted ? this.#signal.reason : undefined;
+    const reason = typeof signal === "string" ? signal : "shutdown()";
+    this.#logger.info("shutdown", {
+      reason,
+      msg: `shutting down (${reason})`,
+    });
+  }
+
   async #serveConnection(conn: Deno.Conn): Promise<void> {
     this.#counters.connectionsTotal++;
-    const connection: Connection = { conn, idle: true, activity: 0 };
-    this.#connections.add(connection);
+    const info = this.#connections.open(conn);
+    this.#logger.info("open", { conn: info.id, addr: info.addr });
+    let failure: unknown;
     try {
-      await serveSession(conn, this.#context, connection);
+      await serveSession(this.#context, info);
     } catch (error) {
-      if (!isHangUp(error)) {
-        const remote = conn.remoteAddr as Deno.NetAddr;
+      failure = error;
+    } finally {
+      this.#connections.close(info);
+    }
+    this.#closed(info, failure);
+  }
+
+  /** Logs why and how a connection closed, with its figures. */
+  #closed(info: ConnectionInfo, failure: unknown): void {
+    let reason = info.reason;
+    let error: string | undefined;
+    if (failure !== undefined && reason === undefined) {
+      if (isHangUp(failure)) {
+        reason = "reset";
+      } else {
+        reason = failure instanceof OutputOverflow ? "output" : "error";
+        error = describe(failure);
         this.#onError(
-          new Error(
-            `Closed ${remote.hostname}:${remote.port}: ${describe(error)}`,
-            { cause: error },
-          ),
+          new Error(`Closed ${info.addr}: ${error}`, { cause: failure }),
         );
       }
-    } finally {
-      this.#connections.delete(connection);
     }
+    reason ??= "client";
+    this.#logger.log(closedLevel(reason), "close", {
+      conn: info.id,
+      addr: info.addr,
+      reason,
+      error,
+      commands: info.commands,
+      bytes_in: info.bytesIn,
+      bytes_out: info.bytesOut,
+      seconds: Math.round(Date.now() - info.opened) / 1000,
+    });
   }
 
   /**
@@ -396,7 +576,7 @@ class TcpServer implements Server {
    * that stood still for the whole timeout is closed.
    */
   #watchIdle(idleTimeout: number): void {
-    const seen = new Map<Connection, { activity: number; since: number }>();
+    const seen = new Map<ConnectionInfo, { activity: number; since: number }>();
     this.#idleTimer = setInterval(() => {
       const now = Date.now();
       for (const connection of this.#connections) {
@@ -404,6 +584,7 @@ class TcpServer implements Server {
         if (last === undefined || last.activity !== connection.activity) {
           seen.set(connection, { activity: connection.activity, since: now });
         } else if (now - last.since >= idleTimeout) {
+          connection.reason ??= "idle";
           connection.conn.close();
         }
       }
@@ -412,18 +593,4 @@ class TcpServer implements Server {
       }
     }, Math.max(10, Math.min(idleTimeout / 4, 1_000)));
   }
-}
-
-function listen(options: ServeOptions): Deno.Listener {
-  const listenOptions = {
-    hostname: options.hostname ?? DEFAULT_HOSTNAME,
-    port: options.port ?? DEFAULT_PORT,
-  };
-  return options.cert === undefined
-    ? Deno.listen(listenOptions)
-    : Deno.listenTls({
-      ...listenOptions,
-      cert: options.cert,
-      key: options.key!,
-    });
 }

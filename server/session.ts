@@ -11,6 +11,9 @@
  * client holds more than 64 KiB of them unread. Work on one chunk also
  * gives way to other clients every few milliseconds.
  *
+ * A session keeps its connection's figures (commands, bytes, when it last
+ * sent something) with plain increments; the time is read once per chunk.
+ *
  * @module
  */
 
@@ -31,6 +34,12 @@ import type {
   SeriesInfo,
   Storage,
 } from "../storage/storage.ts";
+import type { Logger } from "../internal/logger.ts";
+import {
+  type ConnectionInfo,
+  type ConnectionRegistry,
+  describeConnection,
+} from "./connections.ts";
 import type { Counters } from "./counters.ts";
 import { type LineBatch, readLines } from "./lines.ts";
 import { Outbox } from "./outbox.ts";
@@ -54,21 +63,18 @@ export interface SessionContext {
   maxLineLength: number;
   /** Held answer bytes past which a client is disconnected. */
   maxOutput: number;
+  /** The open connections, for `clients`. */
+  connections: ConnectionRegistry;
+  /** The event log. */
+  logger: Logger;
+  /** Whether every request line goes to the event log. */
+  logRequests: boolean;
   /** Whether the server is shutting down. */
   closing(): boolean;
+  /** Asks the server to shut down, for the `shutdown` command of `by`. */
+  requestShutdown(by: ConnectionInfo): void;
   /** Lines of the `stats` answer beyond the counters. */
   stats(): [name: string, value: number][];
-}
-
-/** What the server tracks of a session. */
-export interface SessionState {
-  /** Waiting for bytes, with no answer owed: safe to close. */
-  idle: boolean;
-  /**
-   * Grows whenever the client sends bytes or takes answers: the server sees
-   * idleness as this standing still, without reading a clock per request.
-   */
-  activity: number;
 }
 
 // Answers are handed over at this size even mid-answer, so that a long one
@@ -83,6 +89,9 @@ const SAMPLES_PER_STEP = 4096;
 const SLICE_MS = 4;
 
 const TOO_LONG: Request = { command: "invalid", message: WRONG_COMMAND };
+// A line that logs in, whose token the event log must not hold.
+const AUTH_LINE = /^[ \t]*auth[ \t]/;
+const LENIENT_UTF8 = new TextDecoder();
 
 /**
  * The rest of an answer: writes some of it, and says whether the answer is
@@ -96,28 +105,28 @@ const COMPLETE: Rest = () => true;
 /**
  * Serves one connection until the client leaves or the server shuts down.
  *
- * @param conn The connection.
  * @param context What sessions share.
- * @param state Updated for the server: idle or not, and when last active.
+ * @param state The connection, whose figures the session keeps: idle or
+ * not, activity, commands and bytes.
  */
 export function serveSession(
-  conn: Deno.Conn,
   context: SessionContext,
-  state: SessionState,
+  state: ConnectionInfo,
 ): Promise<void> {
-  return new Session(conn, context, state).run();
+  return new Session(context, state).run();
 }
 
 /** One connection's requests, answered in order. */
 class Session {
   #conn: Deno.Conn;
   #context: SessionContext;
-  #state: SessionState;
+  #state: ConnectionInfo;
   #out = new AnswerWriter();
   #outbox: Outbox;
   #appender: Appender;
   #querier: Querier;
   #authenticated: boolean;
+  #quitting = false;
   #batch: LineBatch | undefined;
   // Answers of changes whose commit is still to come, when changes take
   // effect only then: where they start, where they end, how many they are.
@@ -125,11 +134,11 @@ class Session {
   #sink = (key: string, value: number, timestamp: number) =>
     this.#out.sample(key, value, timestamp);
 
-  constructor(conn: Deno.Conn, context: SessionContext, state: SessionState) {
-    this.#conn = conn;
+  constructor(context: SessionContext, state: ConnectionInfo) {
+    this.#conn = state.conn;
     this.#context = context;
     this.#state = state;
-    this.#outbox = new Outbox(conn, HIGH_WATER, context.maxOutput);
+    this.#outbox = new Outbox(state.conn, HIGH_WATER, context.maxOutput);
     this.#appender = context.storage.appender();
     this.#querier = context.storage.querier;
     this.#authenticated = context.token === undefined;
@@ -144,18 +153,25 @@ class Session {
       maxLineLength: this.#context.maxLineLength,
       onRead: (n) => {
         counters.bytesIn += n;
+        state.bytesIn += n;
         state.activity++;
+        state.lastActive = Date.now();
       },
     });
     try {
       for await (const batch of lines) {
         state.idle = false;
         this.#batch = batch;
+        if (this.#context.logRequests) this.#logRequests(batch);
         // A client whose bytes keep coming is read without a turn of the loop.
         if (turns.overdue(SLICE_MS)) await nextTurn();
         await this.#answerBatch(batch);
         await this.#finishChunk();
         state.activity++;
+        if (this.#quitting) {
+          state.reason = "quit";
+          break;
+        }
         if (this.#context.closing()) break;
         state.idle = true;
       }
@@ -192,6 +208,8 @@ class Session {
         const done = rest();
         if (done !== true) await this.#stream(rest, done);
       }
+      // The lines after `quit` are not run.
+      if (this.#quitting) break;
       if (
         out.length >= FLUSH_SIZE ||
         ((i & 31) === 31 && turns.overdue(SLICE_MS))
@@ -205,12 +223,39 @@ class Session {
     await this.#commit();
   }
 
+  /**
+   * Writes the chunk's request lines to the event log, a token sent with
+   * `auth` left out.
+   */
+  #logRequests(batch: LineBatch): void {
+    const { logger } = this.#context;
+    const conn = this.#state.id;
+    const lines: string[] = [];
+    for (let i = 0; i < batch.count; i++) {
+      const start = batch.start(i);
+      if (start < 0) {
+        // In order: the lines before it first.
+        logger.each("info", "request", { conn }, "line", lines);
+        lines.length = 0;
+        logger.info("request", { conn, too_long: true });
+        continue;
+      }
+      const line = LENIENT_UTF8.decode(
+        batch.bytes.subarray(start, batch.end(i)),
+      );
+      if (line.trim() === "") continue;
+      lines.push(AUTH_LINE.test(line) ? "auth (token left out)" : line);
+    }
+    logger.each("info", "request", { conn }, "line", lines);
+  }
+
   /** Writes the chunk's answers. */
   async #finishChunk(): Promise<void> {
     // Read on only once the client has taken every answer.
     const out = this.#out;
     if (out.length > 0) {
       this.#context.counters.bytesOut += out.length;
+      this.#state.bytesOut += out.length;
       await this.#outbox.write(out.bytes());
       out.reset();
     }
@@ -227,7 +272,11 @@ class Session {
       ? request.refused ?? "invalid"
       : request.command;
     context.counters.commands[counted]++;
-    if (!this.#authenticated && request.command !== "auth") {
+    this.#state.commands++;
+    if (
+      !this.#authenticated && request.command !== "auth" &&
+      request.command !== "quit"
+    ) {
       return this.#fail("authentication required");
     }
     switch (request.command) {
@@ -245,7 +294,10 @@ class Session {
         });
       case "keys":
         out.begin();
-        return this.#keys(this.#querier.series(request.pattern));
+        return this.#lines(
+          this.#querier.series(request.pattern),
+          (series) => series.key,
+        );
       case "delete":
         return this.#count(this.#appender.delete(request.pattern));
       case "ping":
@@ -261,18 +313,81 @@ class Session {
         out.end();
         return undefined;
       case "auth":
-        if (
-          context.token !== undefined &&
-          !equalInConstantTime(request.token, context.token)
-        ) {
-          return this.#fail("invalid token");
-        }
-        this.#authenticated = true;
+        return this.#authenticate(request.token);
+      case "quit":
+        this.#quitting = true;
         out.ok();
+        return undefined;
+      case "clients": {
+        out.begin();
+        const now = Date.now();
+        return this.#lines(
+          context.connections,
+          (info) => describeConnection(info, now),
+        );
+      }
+      case "compact":
+        return this.#compact();
+      case "shutdown":
+        if (!this.#mayAdminister("shutdown")) return undefined;
+        out.ok();
+        context.requestShutdown(this.#state);
         return undefined;
       case "invalid":
         return this.#fail(request.message);
     }
+  }
+
+  /** `auth <token>`: the connection is open once the token is right. */
+  #authenticate(token: Uint8Array): undefined {
+    const context = this.#context;
+    if (
+      context.token !== undefined && !equalInConstantTime(token, context.token)
+    ) {
+      const { id, addr } = this.#state;
+      context.logger.warn("auth_failed", { conn: id, addr });
+      return this.#fail("invalid token");
+    }
+    this.#authenticated = true;
+    this.#out.ok();
+    return undefined;
+  }
+
+  /**
+   * Whether this client may run `shutdown` and `compact`: any client that
+   * logged in when there is a token, else only one on a loopback address.
+   * Answers the refusal.
+   */
+  #mayAdminister(command: "shutdown" | "compact"): boolean {
+    if (this.#context.token !== undefined || this.#state.loopback) return true;
+    this.#fail(`${command} not allowed`);
+    return false;
+  }
+
+  /** `compact`: answered once the snapshot is written and the log cut. */
+  #compact(): Rest | undefined {
+    if (!this.#mayAdminister("compact")) return undefined;
+    const storage = this.#context.storage;
+    if (storage.compact === undefined) {
+      return this.#fail(
+        `cannot compact: the ${storage.backend} backend has no snapshots`,
+      );
+    }
+    return this.#later(
+      storage.compact().then(
+        () => {
+          this.#out.ok();
+          return COMPLETE;
+        },
+        (error) => {
+          const text = describe(error);
+          this.#fail(
+            text.startsWith("cannot ") ? text : `cannot compact: ${text}`,
+          );
+          return COMPLETE;
+        },
+      ),
+    );
   }
 
   #fail(message: string): undefined {
@@ -360,12 +475,18 @@ class Session {
     };
   }
 
-  /** The keys of `series`, a line each, as many at a time as fit. */
-  #keys(series: MaybePromise<Iterable<SeriesInfo>>): Rest {
-    if (series instanceof Promise) {
-      return this.#later(series.then((found) => this.#keys(found)));
+  /**
+   * A line for each of `items` (such as the keys of series), as many at a
+   * time as fit.
+   */
+  #lines<T>(
+    items: MaybePromise<Iterable<T>>,
+    line: (item: T) => string,
+  ): Rest {
+    if (items instanceof Promise) {
+      return this.#later(items.then((found) => this.#lines(found, line)));
     }
-    const iterator = series[Symbol.iterator]();
+    const iterator = items[Symbol.iterator]();
     const out = this.#out;
     return () => {
       while (out.length < FLUSH_SIZE) {
@@ -374,7 +495,7 @@ class Session {
           out.end();
           return true;
         }
-        out.line(next.value.key);
+        out.line(line(next.value));
       }
       return false;
     };
@@ -458,6 +579,7 @@ class Session {
     const out = this.#out;
     if (out.length > 0) {
       this.#context.counters.bytesOut += out.length;
+      this.#state.bytesOut += out.length;
       this.#outbox.send(out.take());
     }
     const draining = this.#outbox.drain();

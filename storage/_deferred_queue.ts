@@ -19,10 +19,15 @@ const BATCH = 3;
 // Samples of a batch applied before giving other clients a turn.
 const BATCH_SLICE = 16_384;
 
-/** What applying changes found: how many series the deletions removed. */
+/**
+ * What applying changes found: which deletions removed a series, and how
+ * many samples retention dropped.
+ */
 export interface Applied {
   /** Series removed by deletions, by their position in the queue. */
   deleted: Map<number, boolean>;
+  /** Samples dropped by the trims applied. */
+  dropped: number;
 }
 
 /** Changes waiting for their write, as columns. */
@@ -73,10 +78,11 @@ export class DeferredQueue {
    * Applies the changes before position `mark` to `store`, in order. Large
    * batches are applied a slice at a time, with turns between.
    *
-   * @returns Which deletions removed a series; a promise when slices wait.
+   * @returns Which deletions removed a series and how many samples trims
+   * dropped; a promise when slices wait.
    */
   apply(store: Store, mark: number): Applied | Promise<Applied> {
-    return this.#applyOn(store, mark, { deleted: new Map() });
+    return this.#applyOn(store, mark, { deleted: new Map(), dropped: 0 });
   }
 
   /** Forgets the changes before position `mark`: their write failed. */
@@ -104,7 +110,7 @@ export class DeferredQueue {
           applied.deleted.set(position, store.delete(key!));
           break;
         case TRIM:
-          store.dropBefore(this.#numbers[i]);
+          applied.dropped += store.dropBefore(this.#numbers[i]);
           break;
         case BATCH: {
           const batch = this.#batches.get(position)!;

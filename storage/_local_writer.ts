@@ -141,9 +141,10 @@ export class LocalWriter {
    * Drops every sample older than `cutoff`, logged as one change.
    *
    * @param cutoff The earliest timestamp kept.
-   * @returns How many samples were dropped, when applied at once.
+   * @returns How many samples were dropped: at once, or once applied when
+   * changes are deferred (0 when the write failed and nothing was).
    */
-  trim(cutoff: number): number {
+  trim(cutoff: number): number | Promise<number> {
     this.journal?.trim(cutoff);
     if (!this.deferred) {
       const dropped = this.store.dropBefore(cutoff);
@@ -151,8 +152,7 @@ export class LocalWriter {
       return dropped;
     }
     this.#queue.trim(cutoff);
-    this.commit()!.catch(() => {});
-    return 0;
+    return this.commit()!.then((applied) => applied!.dropped, () => 0);
   }
 
   /**

@@ -25,6 +25,7 @@ import {
   openDataDir,
   type RestoreSummary,
 } from "../persist/data_dir.ts";
+import { type Logger, SILENT } from "../internal/logger.ts";
 import { Store } from "../store.ts";
 import { LocalAppender } from "./_local_appender.ts";
 import { LocalQuerier } from "./_local_querier.ts";
@@ -42,11 +43,12 @@ export interface LocalStorageOptions {
    */
   retention?: number;
   /**
-   * Hears what retention dropped.
+   * The event log: `retention`, each time old samples are dropped, with
+   * how many; with a data directory also its `restore` and `compaction`.
    *
-   * @default {() => {}}
+   * @default {a logger that writes nothing}
    */
-  onLog?: (message: string) => void;
+  logger?: Logger;
 }
 
 /** Options of {@linkcode openStorage}: a data directory's, and retention. */
@@ -77,7 +79,7 @@ export class LocalStorage implements Storage {
   readonly querier: Querier;
   #dataDir: DataDir | undefined;
   #writer: LocalWriter;
-  #onLog: (message: string) => void;
+  #logger: Logger;
   #timers: ReturnType<typeof setInterval>[] = [];
   #closing: Promise<void> | undefined;
 
@@ -110,7 +112,7 @@ export class LocalStorage implements Storage {
       deferred: journal?.policy === "always",
       retention: retention === undefined ? undefined : formatSeconds(retention),
     });
-    this.#onLog = options.onLog ?? (() => {});
+    this.#logger = options.logger ?? SILENT;
     if (retention !== undefined) this.#startRetention(retention);
   }
 
@@ -190,16 +192,24 @@ export class LocalStorage implements Storage {
     const moveCutoff = () => {
       this.#writer.cutoff = Math.floor(Date.now() / 1000) - retention;
     };
+    const window = formatSeconds(retention);
+    const report = (dropped: number, cutoff: number) => {
+      if (dropped === 0) return;
+      this.#logger.info("retention", {
+        msg:
+          `dropped ${dropped} samples older than ${cutoff} (kept: ${window})`,
+        dropped,
+        cutoff,
+        window,
+      });
+    };
     const enforce = () => {
       moveCutoff();
       const cutoff = this.#writer.cutoff;
       if (this.store.stats.samples === 0) return;
       const dropped = this.#writer.trim(cutoff);
-      if (dropped > 0) {
-        this.#onLog(
-          `pulse: retention dropped ${dropped} samples older than ${cutoff}`,
-        );
-      }
+      if (typeof dropped === "number") report(dropped, cutoff);
+      else dropped.then((count) => report(count, cutoff));
     };
     enforce();
     this.#timers.push(

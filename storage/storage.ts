@@ -185,6 +185,15 @@ export interface Storage extends AsyncDisposable {
    */
   stats(): StorageStats;
   /**
+   * Writes a snapshot of everything and cuts the log, for a backend that
+   * keeps both (the `compact` command). A backend without it answers that
+   * command with an error.
+   *
+   * @returns A promise that settles once the snapshot is written and the
+   * log cut, and rejects when that cannot be done.
+   */
+  compact?(): Promise<void>;
+  /**
    * Stops: waits for what is under way, makes everything committed durable
    * and frees the backend's resources. Safe to call more than once.
    */

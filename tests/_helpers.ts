@@ -918,3 +918,45 @@ export function rollUp(
     return [bucket, value];
   });
 }
+
+/** One line of the event log, parsed. */
+export type LogEvent = Record<string, unknown> & {
+  time: string;
+  level: string;
+  event: string;
+};
+
+/**
+ * The event log's lines in `text` (such as a server's stderr, where they
+ * mix with its `pulse: ...` lines), parsed, in order.
+ *
+ * @param text Lines, some of them JSON objects.
+ * @returns The events.
+ * @throws {Error} When a line that starts with `{` is not an event.
+ */
+export function events(text: string): LogEvent[] {
+  return text.split("\n").filter((line) => line.startsWith("{")).map(
+    (line) => {
+      const event = JSON.parse(line);
+      if (
+        typeof event.time !== "string" || typeof event.level !== "string" ||
+        typeof event.event !== "string"
+      ) {
+        throw new Error(`not an event: ${line}`);
+      }
+      return event;
+    },
+  );
+}
+
+/**
+ * The lines of `text` that are not the event log's: what a person reads.
+ *
+ * @param text A server's stderr.
+ * @returns Its `pulse: ...` lines, without their newlines.
+ */
+export function plainLines(text: string): string[] {
+  return text.split("\n").filter((line) =>
+    line !== "" && !line.startsWith("{")
+  );
+}

@@ -4,6 +4,7 @@ import {
   strictEqual as equal,
 } from "node:assert/strict";
 import { serve } from "../server.ts";
+import { openStorage } from "../storage/local.ts";
 import { Store } from "../store.ts";
 import {
   available,
@@ -357,6 +358,9 @@ Deno.test("cli.ts --help describes every command", async (t) => {
     "delete",
     "ping",
     "stats",
+    "clients",
+    "compact",
+    "shutdown",
     "agent",
   ];
   for (const command of commands) {
@@ -592,4 +596,165 @@ Deno.test("cli.ts loads no server, HTTP, persistence or store module", async () 
     [],
     loaded.join(", "),
   );
+});
+
+Deno.test("cli.ts keys with no pattern lists every key", async () => {
+  await using server = serve({ hostname: HOST, port: 0, store: hostsStore() });
+  const port = ["--port", String(server.addr.port)];
+  equal(
+    succeeded(await pulse(["keys", ...port])),
+    "palm.cpu\npalm.memory\neardrum.cpu\n",
+  );
+  equal(
+    succeeded(await pulse(["keys", ...port, "--json"])),
+    '["palm.cpu","palm.memory","eardrum.cpu"]\n',
+  );
+});
+
+Deno.test("cli.ts clients lists the server's connections", async (t) => {
+  await using server = serve({ hostname: HOST, port: 0 });
+  const port = ["--port", String(server.addr.port)];
+  await using other = await RawConnection.connect(server.addr.port);
+  await other.send("ping\n");
+  await other.answers(1);
+  const otherPort = (other.conn.localAddr as Deno.NetAddr).port;
+  await t.step("plain: the protocol's lines", async () => {
+    const lines = succeeded(await pulse(["clients", ...port])).split("\n");
+    equal(lines.length, 3, "two connections and the end");
+    assert(
+      new RegExp(
+        `^id=\\d+ addr=127\\.0\\.0\\.1:${otherPort} age=\\d+ idle=\\d+ cmds=1 in=5 out=9$`,
+      ).test(lines[0]),
+      lines[0],
+    );
+  });
+  await t.step("json", async () => {
+    const list = JSON.parse(
+      succeeded(await pulse(["clients", ...port, "--json"])),
+    );
+    equal(list.length, 2);
+    deepEqual(Object.keys(list[0]), [
+      "id",
+      "addr",
+      "age",
+      "idle",
+      "cmds",
+      "in",
+      "out",
+    ]);
+    equal(list[0].addr, `127.0.0.1:${otherPort}`);
+    equal(list[0].cmds, 1);
+  });
+  await t.step("csv", async () => {
+    const csv = succeeded(await pulse(["clients", ...port, "--csv"]));
+    assert(csv.startsWith("id,addr,age,idle,cmds,in,out\n"), csv);
+  });
+});
+
+Deno.test("cli.ts compact snapshots the data directory, or says why not", async (t) => {
+  await t.step("with a data directory", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "pulse-cli-compact-" });
+    try {
+      await using storage = await openStorage(dir);
+      await using server = serve({ hostname: HOST, port: 0, storage });
+      const port = ["--port", String(server.addr.port)];
+      succeeded(await pulse(["put", "a", "1", "1", ...port]));
+      equal(succeeded(await pulse(["compact", ...port])), "");
+      const names = [...Deno.readDirSync(dir)].map((entry) => entry.name);
+      assert(names.includes("snapshot.pulse"), names.join(" "));
+      assert(!names.includes("log-00000001.pulse"), names.join(" "));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+  await t.step("in memory: an error", async () => {
+    await using server = serve({ hostname: HOST, port: 0 });
+    equal(
+      failed(await pulse(["compact", "--port", String(server.addr.port)]), 1),
+      "pulse: The server answered: cannot compact: the samples are kept in memory only\n",
+    );
+  });
+});
+
+Deno.test("cli.ts shutdown stops the server", async () => {
+  const server = serve({ hostname: HOST, port: 0 });
+  equal(
+    succeeded(await pulse(["shutdown", "--port", String(server.addr.port)])),
+    "",
+  );
+  await within(server.finished, "the server's end");
+});
+
+Deno.test("cli.ts names --token and PULSE_TOKEN when the server wants a token", async (t) => {
+  await using server = serve({ hostname: HOST, port: 0, token: "secret" });
+  const port = ["--port", String(server.addr.port)];
+  await t.step("none given", async () => {
+    equal(
+      failed(await pulse(["ping", ...port]), 1),
+      "pulse: The server answered: authentication required (the server wants a token: pass --token SECRET or set PULSE_TOKEN)\n",
+    );
+  });
+  await t.step("a wrong one", async () => {
+    const message = failed(
+      await pulse(["ping", ...port], { PULSE_TOKEN: "wrong" }),
+      1,
+    );
+    assert(message.includes("invalid token"), message);
+    assert(message.includes("--token or PULSE_TOKEN"), message);
+  });
+});
+
+Deno.test({
+  name:
+    "cli.ts names --tls when it talks plain to a TLS port, or TLS to a plain one",
+  ignore: !await available("openssl", ["version"]),
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "pulse-cli-hint-" });
+    try {
+      const { certFile, keyFile } = await makeCertificate(dir);
+      await t.step("plain to TLS", async () => {
+        await using server = serve({
+          hostname: HOST,
+          port: 0,
+          cert: await Deno.readTextFile(certFile),
+          key: await Deno.readTextFile(keyFile),
+        });
+        const message = failed(
+          await pulse(["ping", "--port", String(server.addr.port)]),
+          1,
+        );
+        assert(message.includes("the server answered with TLS"), message);
+        assert(message.includes("add --tls"), message);
+      });
+      await t.step("TLS to plain", async () => {
+        await using server = serve({ hostname: HOST, port: 0 });
+        const message = failed(
+          await pulse([
+            "ping",
+            "--ca",
+            certFile,
+            "--port",
+            String(server.addr.port),
+          ]),
+          1,
+        );
+        assert(message.includes("drop --tls"), message);
+      });
+      await t.step("an untrusted certificate", async () => {
+        await using server = serve({
+          hostname: HOST,
+          port: 0,
+          cert: await Deno.readTextFile(certFile),
+          key: await Deno.readTextFile(keyFile),
+        });
+        const message = failed(
+          await pulse(["ping", "--tls", "--port", String(server.addr.port)]),
+          1,
+        );
+        assert(message.includes("--ca FILE"), message);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

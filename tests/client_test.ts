@@ -5,11 +5,14 @@ import {
 } from "node:assert/strict";
 import { Client, ClientError } from "../client.ts";
 import { serve } from "../server.ts";
+import { openStorage } from "../storage/local.ts";
 import {
+  available,
   bytes,
   ERROR_ANSWER,
   FakeServer,
   HOST,
+  makeCertificate,
   randomInt,
   rng,
   unusedPort,
@@ -359,4 +362,124 @@ Deno.test("Client.get() groups samples by key and sorts each list", async () => 
     a: [[2, 2]],
     c: [[-7, -0]],
   });
+});
+
+Deno.test("Client.keys() without a pattern lists every key", async () => {
+  await using server = serve({ port: 0 });
+  await using client = new Client(HOST, server.addr.port);
+  await client.put("b.x", 1, 1);
+  await client.put("a", 2, 2);
+  deepEqual(await client.keys(), ["b.x", "a"]);
+  deepEqual(await client.keys("b.*"), ["b.x"]);
+});
+
+Deno.test("Client.clients() reads each connection's fields", async (t) => {
+  await t.step("from the server", async () => {
+    await using server = serve({ port: 0 });
+    await using client = new Client(HOST, server.addr.port);
+    await client.ping();
+    const [self] = await client.clients();
+    equal(typeof self.id, "number");
+    assert(/^127\.0\.0\.1:\d+$/.test(self.addr), self.addr);
+    deepEqual(
+      [self.age, self.idle, self.cmds, self.in, self.out],
+      [0, 0, 2, "ping\nclients\n".length, "ok\npong\n\n".length],
+    );
+  });
+  await t.step("fields it does not know, and malformed lines", async () => {
+    await using server = new FakeServer(
+      answering((line) =>
+        line === "clients"
+          ? "ok\nid=3 addr=[::1]:5 age=1 idle=0 cmds=7 tls=yes\nnonsense\n\n"
+          : ERROR_ANSWER
+      ),
+    );
+    await using client = new Client(HOST, server.port);
+    await clientError(client.clients(), /malformed answer "nonsense"/);
+  });
+  await t.step("extra fields kept, numbers as numbers", async () => {
+    await using server = new FakeServer(
+      answering(() => "ok\nid=3 addr=[::1]:5 age=1 idle=0 cmds=7 tls=yes\n\n"),
+    );
+    await using client = new Client(HOST, server.port);
+    deepEqual(await client.clients(), [
+      { id: 3, addr: "[::1]:5", age: 1, idle: 0, cmds: 7, tls: "yes" },
+    ]);
+  });
+});
+
+Deno.test("Client.compact() and shutdown() resolve once the server agreed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pulse-client-ops-" });
+  try {
+    await using storage = await openStorage(dir);
+    const server = serve({ port: 0, storage });
+    await using client = new Client(HOST, server.addr.port);
+    await client.put("a", 1, 1);
+    await client.compact();
+    const names = [...Deno.readDirSync(dir)].map((entry) => entry.name);
+    assert(names.includes("snapshot.pulse"), names.join(" "));
+    await client.shutdown();
+    await within(server.finished, "the server's end");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ClientError says by its code what the client's options can fix", async (t) => {
+  await t.step("authentication-required", async () => {
+    await using server = serve({ port: 0, token: "secret" });
+    await using client = new Client(HOST, server.addr.port);
+    const error = await clientError(client.ping(), /authentication required/);
+    equal(error.code, "authentication-required");
+  });
+  await t.step("invalid-token", async () => {
+    await using server = serve({ port: 0, token: "secret" });
+    await using client = new Client(HOST, server.addr.port, { token: "x" });
+    const error = await clientError(client.ping(), /invalid token/);
+    equal(error.code, "invalid-token");
+  });
+  await t.step("none for other errors", async () => {
+    await using server = serve({ port: 0 });
+    await using client = new Client(HOST, server.addr.port);
+    const error = await clientError(client.query("{a", {}), /invalid pattern/);
+    equal(error.code, undefined);
+  });
+});
+
+Deno.test({
+  name: "ClientError codes tls-required and tls-unsupported",
+  ignore: !await available("openssl", ["version"]),
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "pulse-client-tls-" });
+    try {
+      const { cert, certFile, keyFile } = await makeCertificate(dir);
+      await t.step("a plain client on a TLS port", async () => {
+        await using server = serve({
+          port: 0,
+          cert,
+          key: await Deno.readTextFile(keyFile),
+        });
+        await using client = new Client(HOST, server.addr.port);
+        const error = await clientError(
+          client.ping(),
+          /the server answered with TLS/,
+        );
+        equal(error.code, "tls-required");
+      });
+      await t.step("a TLS client on a plain port", async () => {
+        await using server = serve({ port: 0 });
+        await using client = new Client(HOST, server.addr.port, {
+          tls: true,
+          caCerts: [await Deno.readTextFile(certFile)],
+        });
+        const error = await clientError(
+          client.ping(),
+          /over TLS: .*\(the server does not speak TLS there\)$/,
+        );
+        equal(error.code, "tls-unsupported");
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -30,62 +30,94 @@ const TOKEN = "s3cret";
 const MAX_PING_MS = 100;
 const PING_EVERY_MS = 20;
 
-/** A client that pings every 20 ms and keeps the slowest answer's time. */
+/**
+ * A client that pings every 20 ms and keeps the slowest answer's time: in a
+ * process of its own (`tests/_pinger.ts`), so that the test's own work
+ * cannot delay it.
+ */
 class Pinger implements AsyncDisposable {
-  #connection: RawConnection;
-  #running = true;
-  #loop: Promise<void>;
-  /** The slowest ping, in milliseconds. */
+  #child: Deno.ChildProcess;
+  #reading: Promise<void>;
+  #since = 0;
+  #stderr = "";
+  /** The slowest ping since the last reset, in milliseconds. */
   worst = 0;
-  /** Pings answered. */
+  /** Pings answered since the last reset. */
   answered = 0;
+  /** What ended the pinging early, if anything did. */
+  failure: Error | undefined;
 
-  private constructor(connection: RawConnection) {
-    this.#connection = connection;
-    this.#loop = this.#run();
+  private constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    this.#reading = this.#read();
   }
 
-  /** Connects (and logs in, with a token) and starts pinging. */
+  /** Starts pinging (logged in first, with a token) once connected. */
   static async start(port: number, token?: string): Promise<Pinger> {
-    const connection = await RawConnection.connect(port);
-    if (token !== undefined) {
-      await connection.send(`auth ${token}\n`);
-      equal(await connection.answers(1), "ok\n\n");
-    }
-    return new Pinger(connection);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./_pinger.ts", import.meta.url).pathname,
+        String(port),
+        ...(token === undefined ? [] : [token]),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const pinger = new Pinger(child);
+    await within(
+      (async () => {
+        while (pinger.answered === 0 && pinger.failure === undefined) {
+          await delay(5);
+        }
+      })(),
+      "the first ping",
+      30_000,
+    );
+    if (pinger.failure !== undefined) throw pinger.failure;
+    return pinger;
   }
 
   /** Forgets the figures so far, to measure one attack at a time. */
   reset(): void {
+    this.#since = this.#last;
     this.worst = 0;
     this.answered = 0;
   }
 
-  /** What ended the pinging early, if anything did. */
-  failure: Error | undefined;
+  #last = 0;
 
-  async #run(): Promise<void> {
-    try {
-      while (this.#running) {
-        const sent = performance.now();
-        await this.#connection.send("ping\n");
-        equal(await this.#connection.answers(1, 30_000), "ok\npong\n\n");
-        this.worst = Math.max(this.worst, performance.now() - sent);
+  async #read(): Promise<void> {
+    const lines = this.#child.stdout.pipeThrough(new TextDecoderStream());
+    let rest = "";
+    for await (const text of lines) {
+      rest += text;
+      let newline;
+      while ((newline = rest.indexOf("\n")) !== -1) {
+        const [at, latency] = rest.slice(0, newline).split(" ").map(Number);
+        rest = rest.slice(newline + 1);
+        this.#last = at;
+        if (at < this.#since) continue;
+        this.worst = Math.max(this.worst, latency);
         this.answered++;
-        await delay(PING_EVERY_MS);
       }
-    } catch (error) {
-      this.failure = error as Error;
+    }
+    for await (
+      const text of this.#child.stderr.pipeThrough(new TextDecoderStream())
+    ) {
+      this.#stderr += text;
+    }
+    const status = await this.#child.status;
+    if (!status.success) {
+      this.failure = new Error(`the polite client failed: ${this.#stderr}`);
     }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    this.#running = false;
-    try {
-      await this.#loop;
-    } finally {
-      this.#connection.close();
-    }
+    await this.#child.stdin.close();
+    await this.#reading;
   }
 }
 

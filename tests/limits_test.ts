@@ -268,11 +268,17 @@ Deno.test("server.ts --max-output disconnects a client that falls behind by more
       const hogPort = (hog.conn.localAddr as Deno.NetAddr).port;
       await hog.send("get *\n");
       const [line] = await server.waitForStderr(
-        new RegExp(`^pulse: Closed 127\\.0\\.0\\.1:${hogPort}: .*$`, "m"),
+        new RegExp(
+          `^\\{.*"event":"close","conn":\\d+,"addr":"127\\.0\\.0\\.1:${hogPort}",.*$`,
+          "m",
+        ),
       );
+      const event = JSON.parse(line);
+      equal(event.level, "warn");
+      equal(event.reason, "output");
       assert(
-        /: cannot hold more answers for the client: \d+ bytes unread, the limit is 16384$/
-          .test(line),
+        /^cannot hold more answers for the client: \d+ bytes unread, the limit is 16384$/
+          .test(event.error),
         line,
       );
       const received = decoder.decode(await hog.readToEnd());

@@ -377,6 +377,13 @@ Deno.test("serve() answers last, query, keys and delete in the get line format",
     equal(await ask("keys palm.*.*\n"), "ok\npalm.disk.root\n\n");
     equal(await ask("keys x\n"), "ok\n\n");
   });
+  await t.step("keys alone, and keys **, list every key", async () => {
+    const every = "ok\npalm.cpu\npalm.memory\npalm.disk.root\n" +
+      "eardrum.cpu\neardrum.memory\n\n";
+    equal(await ask("keys\n"), every);
+    equal(await ask("  keys \t\r\n"), every);
+    equal(await ask("keys **\n"), every);
+  });
   await t.step("get still takes a key, not a pattern", async () => {
     equal(await ask("get palm.*\n"), "ok\n\n");
   });
@@ -395,7 +402,7 @@ Deno.test("serve() answers bad arguments of the extensions with what is wrong", 
   const cases: [request: string, message: string][] = [
     ["last", "last takes a key or pattern"],
     ["last a b", "last takes a key or pattern"],
-    ["keys", "keys takes a key or pattern"],
+    ["keys a b", "keys takes a key or pattern, or none for every key"],
     ["delete", "delete takes a key or pattern"],
     ["delete a b", "delete takes a key or pattern"],
     [

@@ -39,6 +39,10 @@ const COUNTERS = [
   "commands_ping",
   "commands_stats",
   "commands_auth",
+  "commands_quit",
+  "commands_clients",
+  "commands_compact",
+  "commands_shutdown",
   "commands_invalid",
   "errors",
   "series",
@@ -198,6 +202,22 @@ Deno.test("`stats` counts commands by kind, errors, series, samples and bytes", 
     });
     await check("after the delete");
   });
+  await t.step("clients, and compact without a data directory", async () => {
+    const answers = splitAnswers(
+      await connection.exchange("clients\ncompact\n", 2),
+    );
+    assert(answers[0].startsWith("ok\nid="), answers[0]);
+    equal(
+      answers[1],
+      "error\ncannot compact: the samples are kept in memory only\n\n",
+    );
+    Object.assign(expected, {
+      commands_clients: 1,
+      commands_compact: 1,
+      errors: expected.errors + 1,
+    });
+    await check("after clients and compact");
+  });
   await t.step("connections now and in total", async () => {
     {
       await using other = await RawConnection.connect(server.addr.port);
@@ -220,6 +240,19 @@ Deno.test("`stats` counts commands by kind, errors, series, samples and bytes", 
       "connections back to 1",
     );
     equal(figures.connections_total, 2);
+  });
+  await t.step("quit, and a shutdown refused for want of a login", async () => {
+    await using other = await RawConnection.connect(server.addr.port);
+    await other.send("quit\n");
+    equal(decoder.decode(await other.readToEnd()), "ok\n\n");
+    await using locked = serve({ port: 0, token: "secret" });
+    await using refused = await RawConnection.connect(locked.addr.port);
+    await refused.send("shutdown\n");
+    equal(await refused.answers(1), "error\nauthentication required\n\n");
+    const figures = locked.stats();
+    equal(figures.commands_shutdown, 1);
+    equal(figures.errors, 1);
+    equal((await connection.stats()).commands_quit, 1);
   });
 });
 
@@ -286,7 +319,6 @@ Deno.test("`stats` reports the sizes of the log and snapshot with storage", asyn
   try {
     const storage = await openStorage(dir, {
       fsync: "always",
-      onLog: () => {},
     });
     try {
       await using server = serve({ port: 0, storage });

@@ -36,6 +36,7 @@ import {
   type DataDir as Storage,
   openDataDir as openStorage,
 } from "../persist/data_dir.ts";
+import { Logger } from "../internal/logger.ts";
 import { LocalStorage } from "../storage/local.ts";
 import { serve } from "../server.ts";
 import { Store } from "../store.ts";
@@ -208,7 +209,10 @@ async function tempDir(): Promise<AsyncDisposable & { path: string }> {
   };
 }
 
-/** Opens a storage whose messages are collected instead of printed. */
+/**
+ * Opens a storage whose events are collected instead of printed, each as
+ * `<level> <event>: <msg>`.
+ */
 async function open(
   dir: string,
   options: { compactBytes?: number; fsync?: FsyncPolicy } = {},
@@ -216,7 +220,10 @@ async function open(
   const messages: string[] = [];
   const storage = await openStorage(dir, {
     ...options,
-    onLog: (message) => messages.push(message),
+    logger: new Logger((line) => {
+      const { level, event, msg } = JSON.parse(line);
+      messages.push(`${level} ${event}: ${msg}`);
+    }),
   });
   return [storage, messages];
 }
@@ -1167,7 +1174,7 @@ Deno.test("`openStorage()` restores what was put and reports it", async () => {
   });
   equal(messages.length, 1, messages.join("\n"));
   assert(
-    /^pulse: restored 1000 samples in 10 series from .+ in \d+ ms$/.test(
+    /^info restore: restored 1000 samples in 10 series from .+ in \d+ ms$/.test(
       messages[0],
     ),
     messages[0],
@@ -1371,7 +1378,7 @@ Deno.test("`openStorage()` sets a torn tail aside, cuts it and reports a write c
         equal(storage.restored.tornBytes, length);
         equal(storage.restored.corrupted, 0);
         deepEqual(messages.slice(0, -1), [
-          `pulse: warning: ${log}: cut off an unfinished record of ${length} bytes at offset ${end} (a write cut short), its bytes set aside in ${aside}`,
+          `warn restore: ${log}: cut off an unfinished record of ${length} bytes at offset ${end} (a write cut short), its bytes set aside in ${aside}`,
         ]);
         deepEqual(await Deno.readFile(aside), bytes.subarray(end));
         equal((await Deno.stat(path)).size, end);
@@ -1413,7 +1420,7 @@ Deno.test("`openStorage()` names a damaged last record a checksum mismatch, not 
     ]);
     deepEqual([storage.restored.corrupted, storage.restored.tornBytes], [1, 0]);
     deepEqual(messages.slice(0, -1), [
-      `pulse: warning: ${log}: cut off a record of ${length} bytes at offset ${last} (damaged: checksum mismatch), its bytes set aside in ${aside}`,
+      `warn restore: ${log}: cut off a record of ${length} bytes at offset ${last} (damaged: checksum mismatch), its bytes set aside in ${aside}`,
     ]);
     deepEqual(await Deno.readFile(aside), bytes.subarray(last));
     equal((await Deno.stat(path)).size, last);
@@ -1437,7 +1444,7 @@ Deno.test("`openStorage()` skips a corrupted record, sets it aside once and keep
   await Deno.writeFile(path, bytes);
   const aside = `${path}.${start}.damaged`;
   const warning = (already: string) =>
-    `pulse: warning: ${log}: skipped a record of ${
+    `warn restore: ${log}: skipped a record of ${
       end - start
     } bytes at offset ${start} (damaged: checksum mismatch), its bytes ${already}set aside in ${aside}`;
   for (const already of ["", "already "]) {
@@ -1492,7 +1499,7 @@ Deno.test("`openStorage()` skips garbage between records and sets it aside", asy
     },
   ]);
   deepEqual(messages.slice(0, -1), [
-    `pulse: warning: ${log}: skipped 300 bytes at offset ${at} that frame no record (damaged: garbage between records), its bytes set aside in ${aside}`,
+    `warn restore: ${log}: skipped 300 bytes at offset ${at} that frame no record (damaged: garbage between records), its bytes set aside in ${aside}`,
   ]);
   deepEqual(await Deno.readFile(aside), garbage);
   deepEqual(await Deno.readFile(path), bytes);
@@ -1533,7 +1540,7 @@ Deno.test("`openStorage()` skips a damaged snapshot record and sets it aside", a
       cut: false,
     }]);
     deepEqual(messages.slice(0, -1), [
-      `pulse: warning: snapshot.pulse: skipped a record of ${
+      `warn restore: snapshot.pulse: skipped a record of ${
         end - start
       } bytes at offset ${start} (damaged: checksum mismatch), its bytes set aside in ${aside}`,
     ]);
@@ -1684,7 +1691,13 @@ Deno.test("`Storage.compact()` writes a snapshot, drops old logs and keeps every
       );
       deepEqual(dump(storage.store), dump(expected));
     }
-    equal(messages.length, 1, messages.join("\n"));
+    // Each compaction is an event, and nothing went wrong.
+    deepEqual(messages.map((message) => message.split(":")[0]), [
+      "info restore",
+      "info compaction",
+      "info compaction",
+      "info compaction",
+    ]);
   }
   const [storage, messages] = await open(dir.path);
   await using _ = storage;
