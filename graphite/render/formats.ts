@@ -35,7 +35,7 @@ export interface JsonOptions {
  * @returns The pieces.
  */
 export function* jsonPieces(
-  series: readonly TimeSeries[],
+  series: Iterable<TimeSeries>,
   options: JsonOptions = {},
 ): Generator<string> {
   yield "[";

@@ -124,20 +124,23 @@ function pieces(
 
 /**
  * Consolidates series with more than `maxDataPoints` points over the span of
- * the whole answer, as graphite-web's JSON answer does; series the store
- * read rolled up already are left as they are.
+ * the whole answer, as graphite-web's JSON answer does, one at a time as the
+ * answer is printed; series the store read rolled up already are left as
+ * they are.
  */
-function toPoints(series: TimeSeries[], maxDataPoints: number): TimeSeries[] {
-  if (series.length === 0) return series;
+function* toPoints(
+  series: TimeSeries[],
+  maxDataPoints: number,
+): Generator<TimeSeries> {
   let start = Infinity;
   let end = -Infinity;
   for (const s of series) {
     start = Math.min(start, s.start);
     end = Math.max(end, s.end);
   }
-  return series.map((s) =>
-    s.rolledUp ? s : consolidateToPoints(s, maxDataPoints, end - start)
-  );
+  for (const s of series) {
+    yield s.rolledUp ? s : consolidateToPoints(s, maxDataPoints, end - start);
+  }
 }
 
 /** Reads and checks a request's parameters. */
