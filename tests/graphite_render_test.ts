@@ -9,6 +9,7 @@ import {
   type GraphiteRoutesOptions,
 } from "../graphite/render/routes.ts";
 import { parseTarget } from "../graphite/render/parser.ts";
+import { compareNames, sortPaced } from "../graphite/render/_sort.ts";
 import { parseAtTime, parseInterval } from "../graphite/render/time.ts";
 import { LocalStorage } from "../storage/local.ts";
 import type {
@@ -19,7 +20,7 @@ import type {
 } from "../storage/storage.ts";
 import type { Pattern } from "../store/pattern.ts";
 import type { QueryOptions } from "../store/query.ts";
-import { HOST } from "./_helpers.ts";
+import { HOST, rng } from "./_helpers.ts";
 
 // Every expected answer below was worked out by hand from graphite-web's
 // documented semantics (its functions' docs and render API docs) and the
@@ -1031,4 +1032,26 @@ Deno.test("`graphiteRoutes()` describes its functions at /functions", async () =
     (await get(base, "/functions?group=Transform")).text,
   );
   assert("summarize" in summarize && !("sumSeries" in summarize));
+});
+
+Deno.test("`sortPaced()` sorts stably across its runs, pausing between", async () => {
+  const random = rng(3);
+  const items = Array.from(
+    { length: 20_000 },
+    (_, i) => ({ key: `k${Math.floor(random() * 5000)}`, i }),
+  );
+  let pauses = 0;
+  const sorted = await sortPaced(
+    items,
+    (a, b) => compareNames(a.key, b.key),
+    () => {
+      pauses++;
+      return undefined;
+    },
+  );
+  deepEqual(
+    sorted,
+    items.toSorted((a, b) => compareNames(a.key, b.key)),
+  );
+  assert(pauses > 0);
 });

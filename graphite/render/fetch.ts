@@ -28,6 +28,7 @@ import type { Querier, SeriesInfo } from "../../storage/storage.ts";
 import { Pattern } from "../../store/pattern.ts";
 import type { Aggregation } from "../../store/query.ts";
 import type { Pacer } from "./_pacer.ts";
+import { compareNames, sortPaced } from "./_sort.ts";
 import { type ConsolidationFunction, TimeSeries } from "./series.ts";
 
 /** The default of `maxRenderPoints`: ten million samples a request. */
@@ -155,8 +156,11 @@ export class SeriesReader {
             `Cannot read the path expression "${path}": ${error.message}`,
           );
         }
-        const infos = [...await this.#querier.series(pattern)];
-        return infos.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+        return await sortPaced(
+          [...await this.#querier.series(pattern)],
+          (a, b) => compareNames(a.key, b.key),
+          () => this.#pacer.pause(),
+        );
       })();
       this.#matches.set(path, match);
     }

@@ -24,6 +24,7 @@ import { Pattern } from "../../store/pattern.ts";
 import { jsonResponse, readParams, textResponse } from "./_http.ts";
 import { Pacer } from "./_pacer.ts";
 import { pyJsonString } from "./_python.ts";
+import { compareNames, sortPaced } from "./_sort.ts";
 import { checkTimeZone, parseAtTime } from "./time.ts";
 
 /** A node of the tree of names. */
@@ -81,8 +82,10 @@ export async function findNodes(
       if (++i % KEYS_PER_CHECK === 0) await pacer.pause();
     }
   }
-  return [...nodes.values()].sort((a, b) =>
-    a.path < b.path ? -1 : a.path > b.path ? 1 : 0
+  return await sortPaced(
+    [...nodes.values()],
+    (a, b) => compareNames(a.path, b.path),
+    () => pacer.pause(),
   );
 }
 
@@ -207,7 +210,7 @@ export function findHandler(
         "application/json";
       const nodes = await findNodes(querier, query, pacer);
       const text = format === "treejson"
-        ? treeJson(nodes, query, wildcards, ascii)
+        ? await treeJson(nodes, query, wildcards, ascii, pacer)
         : completerJson(nodes, wildcards, ascii);
       return jsonResponse(
         text,
@@ -222,12 +225,13 @@ export function findHandler(
   };
 }
 
-function treeJson(
+async function treeJson(
   nodes: Node[],
   query: string,
   wildcards: boolean,
   ascii: boolean,
-): string {
+  pacer: Pacer,
+): Promise<string> {
   const base = query.includes(".")
     ? query.slice(0, query.lastIndexOf(".") + 1)
     : "";
@@ -252,8 +256,10 @@ function treeJson(
       seen.branch ||= node.branch;
     }
   }
-  const named = [...byName.values()].sort((a, b) =>
-    a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+  const named = await sortPaced(
+    [...byName.values()],
+    (a, b) => compareNames(a.name, b.name),
+    () => pacer.pause(),
   );
   for (const branches of [true, false]) {
     for (const node of named) {
@@ -329,7 +335,11 @@ export function expandHandler(
         );
         return jsonResponse(`{"results": {${entries.join(", ")}}}`);
       }
-      const all = [...new Set([...byQuery.values()].flat())].sort();
+      const all = await sortPaced(
+        [...new Set([...byQuery.values()].flat())],
+        compareNames,
+        () => pacer.pause(),
+      );
       return jsonResponse(`{"results": ${list(all)}}`);
     } catch (error) {
       if (error instanceof SyntaxError || error instanceof RangeError) {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { compareNames, sortPaced } from "../_sort.ts";
 import { normalize } from "../consolidate.ts";
 import { TimeSeries } from "../series.ts";
 import type { Call } from "./_function.ts";
@@ -30,11 +31,17 @@ export async function asPercent(call: Call): Promise<TimeSeries[]> {
   if (nodes.length > 0) return await byNodes(call, list, total, nodes);
   if (Array.isArray(total) && total.length === list.length) {
     const byName = (a: TimeSeries, b: TimeSeries) =>
-      a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-    const sorted = total.toSorted(byName);
-    return list.toSorted(byName).map((series, i) =>
-      percentOf(series, sorted[i], undefined, call.xFilesFactor)
-    );
+      compareNames(a.name, b.name);
+    const pause = () => call.pause();
+    const totals = await sortPaced(total, byName, pause);
+    const out: TimeSeries[] = [];
+    for (const series of await sortPaced(list, byName, pause)) {
+      out.push(
+        percentOf(series, totals[out.length], undefined, call.xFilesFactor),
+      );
+      await pause();
+    }
+    return out;
   }
   if (Array.isArray(total) && total.length !== 1) {
     throw new RangeError(

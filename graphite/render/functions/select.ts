@@ -7,6 +7,7 @@
  * @module
  */
 
+import { sortPaced } from "../_sort.ts";
 import type { TimeSeries } from "../series.ts";
 import type { GraphiteFunction, Param } from "./_function.ts";
 import { aggregateValues, type AggregationName } from "./_aggregate.ts";
@@ -23,18 +24,19 @@ function sortBy(
   list: readonly TimeSeries[],
   func: AggregationName,
   descending: boolean,
-): TimeSeries[] {
+  pause: () => Promise<void> | undefined,
+): Promise<TimeSeries[]> {
   const keys = new Map<TimeSeries, number>();
   for (const series of list) {
     const key = aggregateValues(series.values, func);
     keys.set(series, key === key ? key : -Infinity);
   }
   const sign = descending ? -1 : 1;
-  return list.toSorted((a, b) => {
+  return sortPaced(list, (a, b) => {
     const x = keys.get(a)!;
     const y = keys.get(b)!;
     return x === y ? 0 : x < y ? -sign : sign;
-  });
+  }, pause);
 }
 
 /** Python's `list[:n]`: a negative `n` drops from the end. */
@@ -55,9 +57,9 @@ function ranking(
       `Draws only the n series with the ${what} over the range.\n\n` +
       `  &target=${name}(server*.instance*.threads.busy,5)`,
     params: [SERIES_LIST, N],
-    run: (call) => {
+    run: async (call) => {
       const [list, n] = call.args as [TimeSeries[], number];
-      return Promise.resolve(head(sortBy(list, func, descending), n));
+      return head(await sortBy(list, func, descending, () => call.pause()), n);
     },
   };
 }
@@ -86,6 +88,6 @@ export const SELECT_FUNCTIONS: readonly GraphiteFunction[] = [
       "  &target=sortByMaxima(server*.instance*.memory.free)",
     params: [SERIES_LIST],
     run: (call) =>
-      Promise.resolve(sortBy(call.args[0] as TimeSeries[], "max", true)),
+      sortBy(call.args[0] as TimeSeries[], "max", true, () => call.pause()),
   },
 ];
