@@ -1055,3 +1055,29 @@ Deno.test("`sortPaced()` sorts stably across its runs, pausing between", async (
   );
   assert(pauses > 0);
 });
+
+Deno.test("`graphiteRoutes()` lets other clients in during a long render", async () => {
+  await using storage = new LocalStorage();
+  // Two million samples to read and sum: far more work than one turn.
+  for (let s = 0; s < 200; s++) {
+    for (let i = 0; i < 10_000; i++) storage.store.put(`s${s}.v`, i, 1000 + i);
+  }
+  const { server, base } = serveGraphite(storage);
+  await using _ = server;
+  const order: string[] = [];
+  const long = get(
+    base,
+    "/render?target=sumSeries(s*.v)&from=999&until=11000&format=raw",
+  ).then((answer) => {
+    equal(answer.status, 200);
+    order.push("render");
+  });
+  // Sent once the render has started reading.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const short = get(base, "/version").then((answer) => {
+    equal(answer.text, "1.1.10");
+    order.push("version");
+  });
+  await Promise.all([long, short]);
+  deepEqual(order, ["version", "render"]);
+});
