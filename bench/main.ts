@@ -16,7 +16,9 @@
  * - `complexity`: the store's costs per put and per returned sample, at
  *   1,000 and 100,000 series, measured in-process;
  * - `durability`: puts with `--fsync everysec` and `always` beside
- *   `--memory`, and the bytes a sample takes on disk after compaction.
+ *   `--memory`, and the bytes a sample takes on disk after compaction;
+ * - `render`: Graphite's `/render` of `sumSeries` over 1,000 series of a day
+ *   at 10 s, and a Grafana panel of them, against `query` of the same rows.
  *
  * Flags: `--duration` seconds measured per figure (3), `--warmup` seconds
  * before each (1), `--connections` of the throughput workloads (16),
@@ -42,6 +44,7 @@ import { measureComplexity } from "./complexity.ts";
 import { measureDurability } from "./durability.ts";
 import { measureMemory } from "./memory.ts";
 import { measureQueries } from "./queries.ts";
+import { measureRender } from "./render.ts";
 import {
   killAll,
   killChildrenOnSignal,
@@ -64,6 +67,7 @@ const SECTIONS = [
   "queries",
   "complexity",
   "durability",
+  "render",
 ] as const;
 type Section = typeof SECTIONS[number];
 /** The sections measured on one Pulse server, its get key prefilled. */
@@ -330,6 +334,10 @@ async function run(options: MainOptions): Promise<void> {
         "## Durability\n\n" +
           await measureDurability(PULSE, options, progress),
       );
+    }
+
+    if (hasPulse && sections.has("render")) {
+      report.push("## Graphite render\n\n" + await measureRender(progress));
     }
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
