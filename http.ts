@@ -56,6 +56,7 @@ import { PUT_ROUTES } from "./http/put.ts";
 import { allowedHosts, type RouteContext, Router } from "./http/router.ts";
 import { API_ROUTES, DEFAULT_MAX_POINTS } from "./http/routes/api.ts";
 import { DASHBOARD_ROUTES } from "./http/routes/dashboard.ts";
+import { graphiteHttpRoutes } from "./http/routes/graphite.ts";
 import { METRICS_ROUTES } from "./http/routes/metrics.ts";
 import { memoryFigures } from "./internal/memory.ts";
 import { type Logger, SILENT } from "./internal/logger.ts";
@@ -215,6 +216,13 @@ export interface ServeHttpOptions {
    */
   onError?: (error: Error) => void;
   /**
+   * The most samples one Graphite `/render` request may read; a request
+   * that would read more is refused with 400 before it reads.
+   *
+   * @default {10000000}
+   */
+  maxRenderPoints?: number;
+  /**
    * The event log: `refused` (past the connection cap, or an unknown host),
    * `auth_failed` (a wrong token) and `error`.
    *
@@ -271,7 +279,15 @@ export function serveHttp(options: ServeHttpOptions = {}): HttpServer {
   };
   const hostname = options.hostname ?? DEFAULT_HTTP_HOSTNAME;
   const router = new Router(
-    { ...DASHBOARD_ROUTES, ...METRICS_ROUTES, ...API_ROUTES, ...PUT_ROUTES },
+    {
+      ...DASHBOARD_ROUTES,
+      ...METRICS_ROUTES,
+      ...API_ROUTES,
+      ...PUT_ROUTES,
+      ...graphiteHttpRoutes(storage, {
+        maxRenderPoints: options.maxRenderPoints,
+      }),
+    },
     context,
     {
       allowed: allowedHosts(hostname, options.hosts ?? []),

@@ -49,8 +49,11 @@ export type RouteHandler = (
 
 /** A route: the method it takes, whether it needs the token, its handler. */
 export interface Route {
-  /** The method; a `GET` route answers `HEAD` too. */
-  readonly method: "GET" | "POST";
+  /**
+   * The method; a `GET` route answers `HEAD` too, and an `ANY` route
+   * answers every method itself.
+   */
+  readonly method: "GET" | "POST" | "ANY";
   /**
    * Whether it is served without the token: the page asks for the token
    * itself, and health checks rarely carry one.
@@ -150,7 +153,8 @@ export class Router {
     }
     const method = request.method;
     if (
-      method !== route.method && !(method === "HEAD" && route.method === "GET")
+      route.method !== "ANY" && method !== route.method &&
+      !(method === "HEAD" && route.method === "GET")
     ) {
       await request.body?.cancel();
       const response = fail(

@@ -63,6 +63,8 @@ Options:
                          answer HTTP connections past N with 503 (default ${DEFAULT_HTTP_MAX_CONNECTIONS})
   --max-body SIZE        the bytes all HTTP put bodies in flight may hold
                          together, and so the largest body (default 16MiB)
+  --max-render-points N  the most samples one Graphite /render may read
+                         (default 10000000)
   --max-connections N    refuse connections past N (default ${DEFAULT_MAX_CONNECTIONS})
   --idle-timeout DURATION close connections silent this long (default: never)
   --max-output SIZE      disconnect a client holding more unread answers (default 8MiB)
@@ -97,6 +99,7 @@ const FLAGS = {
     "http-host",
     "http-max-connections",
     "max-body",
+    "max-render-points",
     "max-connections",
     "idle-timeout",
     "max-output",
@@ -236,6 +239,10 @@ async function plan(flags: Flags): Promise<Plan> {
     maxBody: optional(
       flags["max-body"],
       (text) => readSize("--max-body", text, { min: 1 }),
+    ),
+    maxRenderPoints: optional(
+      flags["max-render-points"],
+      (text) => readCount("--max-render-points", text, { min: 1 }),
     ),
     logRequests: flags["log-requests"],
   };

@@ -97,6 +97,13 @@ export interface RunServerOptions extends
    * @default {16777216}
    */
   maxBody?: number;
+  /**
+   * The most samples one Graphite `/render` may read, as `serveHttp()`'s
+   * `maxRenderPoints`.
+   *
+   * @default {10000000}
+   */
+  maxRenderPoints?: number;
 }
 
 function isLoopback(hostname: string): boolean {
@@ -185,6 +192,7 @@ function startHttp(
     hosts: options.httpHosts,
     maxConnections: options.httpMaxConnections,
     maxBody: options.maxBody,
+    maxRenderPoints: options.maxRenderPoints,
     storage,
     stats: () => server.stats(),
     token: options.token,

@@ -1154,3 +1154,72 @@ Deno.test("`serveHttp()` gives every figure one name, and says what it means", a
     );
   }
 });
+
+Deno.test("`serveHttp()` serves Graphite's read API behind its token", async (t) => {
+  const store = new Store();
+  store.put("palm.cpu", 1.5, 1_000);
+  store.put("palm.cpu", 2.5, 1_010);
+  const { server, base } = start({ store, token: "s3cret" });
+  await using _ = server;
+  const bearer = { headers: { authorization: "Bearer s3cret" } };
+  await t.step("Grafana's health check", async () => {
+    const answer = await call(
+      base,
+      "/render?target=constantLine(100)&from=-5min&until=now&format=json&maxDataPoints=300",
+      bearer,
+    );
+    equal(answer.status, 200, answer.text);
+    // graphite-web names the series by its value.
+    equal(JSON.parse(answer.text)[0].target, "100");
+  });
+  await t.step("a render and a find, by GET and POST", async () => {
+    const render = await call(
+      base,
+      "/render?target=palm.cpu&from=990&until=1010&format=json",
+      bearer,
+    );
+    equal(render.status, 200, render.text);
+    deepEqual(JSON.parse(render.text)[0].datapoints, [[1.5, 1000], [
+      2.5,
+      1010,
+    ]]);
+    const find = await call(base, "/metrics/find", {
+      method: "POST",
+      headers: {
+        ...bearer.headers,
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: "query=palm.*",
+    });
+    equal(find.status, 200, find.text);
+    deepEqual(JSON.parse(find.text).map((node: { id: string }) => node.id), [
+      "palm.cpu",
+    ]);
+  });
+  await t.step("refused without the token", async () => {
+    equal((await call(base, "/render?target=palm.cpu")).status, 401);
+  });
+});
+
+Deno.test("server.ts --max-render-points refuses a render past it", async () => {
+  await using server = await ServerProcess.start([
+    "--port=0",
+    "--memory",
+    "--http=127.0.0.1:0",
+    "--max-render-points=5",
+  ]);
+  const [, port] = await server.waitForStderr(
+    /http listening on http:\/\/127\.0\.0\.1:(\d+)/,
+  );
+  await exchange(
+    server.port,
+    Array.from({ length: 10 }, (_, i) => `put a.b ${i} ${1000 + i}\n`).join(""),
+    10,
+  );
+  const answer = await call(
+    `http://127.0.0.1:${port}`,
+    "/render?target=a.b&from=990&until=1020&format=json",
+  );
+  equal(answer.status, 400, answer.text);
+  assert(/more than the 5 allowed/.test(answer.text), answer.text);
+});
