@@ -10,6 +10,13 @@ import {
   DEFAULT_HTTP_PORT,
   serveHttp,
 } from "../http.ts";
+import type { GraphiteServer } from "../graphite/ingest.ts";
+import {
+  graphiteAddresses,
+  graphiteConnections,
+  type RunGraphiteOptions,
+  startGraphite,
+} from "../graphite/run_graphite.ts";
 import type { FsyncPolicy } from "../persist/journal.ts";
 import { LocalStorage, openStorage } from "../storage/local.ts";
 import { descriptorLimit } from "./accept.ts";
@@ -33,7 +40,8 @@ export interface RunServerOptions extends
   Omit<
     ServeOptions,
     "hostname" | "port" | "store" | "storage" | "signal" | "onListen"
-  > {
+  >,
+  RunGraphiteOptions {
   /**
    * The data directory; samples are kept in memory only when unset, as the
    * course's server does.
@@ -77,6 +85,43 @@ function isLoopback(hostname: string): boolean {
     hostname.startsWith("127.");
 }
 
+/** Warns of open doors without a token, and of too few descriptors. */
+function warn(
+  hostname: string,
+  httpHostname: string | undefined,
+  options: RunServerOptions,
+): void {
+  for (const host of [hostname, httpHostname]) {
+    if (
+      host !== undefined && !isLoopback(host) && options.token === undefined
+    ) {
+      console.error(
+        `pulse: warning: listening on ${host} without a token: anyone who can reach this port can read and write every series (set --token or PULSE_TOKEN)`,
+      );
+    }
+  }
+  for (const address of graphiteAddresses(options)) {
+    if (address !== false && !isLoopback(address.hostname!)) {
+      console.error(
+        `pulse: warning: taking Graphite on ${address.hostname}: Graphite has no token, so anyone who can reach that port can write every series`,
+      );
+    }
+  }
+  const descriptors = descriptorLimit();
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const graphite = graphiteConnections(options);
+  if (
+    descriptors !== undefined &&
+    descriptors < maxConnections + graphite + RESERVED_DESCRIPTORS
+  ) {
+    console.error(
+      `pulse: warning: the descriptor limit (ulimit -n ${descriptors}) is below --max-connections ${maxConnections}${
+        graphite > 0 ? ` plus ${graphite} Graphite connections` : ""
+      } plus ${RESERVED_DESCRIPTORS} for files: past it connections are refused (raise it, or lower --max-connections)`,
+    );
+  }
+}
+
 /**
  * Runs the server the way the course does, `run_server("127.0.0.1", 8888)`:
  * it prints where it listens and serves until SIGINT or SIGTERM, then
@@ -112,6 +157,9 @@ export async function runServer(
     retention,
     http,
     httpHosts,
+    graphite: _graphite,
+    pickle: _pickle,
+    graphiteMaxConnections: _graphiteMaxConnections,
     ...serveOptions
   } = options;
   const controller = new AbortController();
@@ -127,31 +175,15 @@ export async function runServer(
       hostname: http?.hostname ?? DEFAULT_HTTP_HOSTNAME,
       port: http?.port ?? DEFAULT_HTTP_PORT,
     };
-    for (const host of [hostname, httpAddress?.hostname]) {
-      if (
-        host !== undefined && !isLoopback(host) && options.token === undefined
-      ) {
-        console.error(
-          `pulse: warning: listening on ${host} without a token: anyone who can reach this port can read and write every series (set --token or PULSE_TOKEN)`,
-        );
-      }
-    }
-    const descriptors = descriptorLimit();
-    const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-    if (
-      descriptors !== undefined &&
-      descriptors < maxConnections + RESERVED_DESCRIPTORS
-    ) {
-      console.error(
-        `pulse: warning: the descriptor limit (ulimit -n ${descriptors}) is below --max-connections ${maxConnections} plus ${RESERVED_DESCRIPTORS} for files: past it connections are refused (raise it, or lower --max-connections)`,
-      );
-    }
+    warn(hostname, httpAddress?.hostname, options);
+    let graphite: GraphiteServer | undefined;
     const server = serve({
       ...serveOptions,
       hostname,
       port,
       storage,
       signal: controller.signal,
+      figures: () => graphite?.stats() ?? {},
       onListen: (addr) =>
         console.error(
           `pulse: listening on ${addr.hostname}:${addr.port}${
@@ -159,6 +191,12 @@ export async function runServer(
           }`,
         ),
     });
+    try {
+      graphite = startGraphite(storage, options, controller.signal);
+    } catch (error) {
+      await server.shutdown();
+      throw error;
+    }
     let httpServer: Deno.HttpServer<Deno.NetAddr> | undefined;
     if (httpAddress !== undefined) {
       try {
@@ -189,12 +227,16 @@ export async function runServer(
             `pulse: warning: not serving HTTP: ${httpAddress.hostname}:${httpAddress.port} is in use (choose another with --http HOST:PORT, or --http off)`,
           );
         } else {
-          await server.shutdown();
+          await Promise.all([server.shutdown(), graphite?.shutdown()]);
           throw error;
         }
       }
     }
-    await Promise.all([server.finished, httpServer?.finished]);
+    await Promise.all([
+      server.finished,
+      graphite?.finished,
+      httpServer?.finished,
+    ]);
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, stop);
     await storage?.close();

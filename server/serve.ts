@@ -119,6 +119,13 @@ export interface ServeOptions {
    */
   retention?: number;
   /**
+   * Further figures for `stats`, such as another front door's: added after
+   * the storage's and before memory.
+   *
+   * @default {undefined}
+   */
+  figures?: () => Record<string, number>;
+  /**
    * Called once the server listens.
    *
    * @default {undefined}
@@ -256,6 +263,7 @@ class TcpServer implements Server {
   // A storage made here is closed here.
   #ownStorage: LocalStorage | undefined;
   #onError: (error: Error) => void;
+  #figures: (() => Record<string, number>) | undefined;
   #counters = new Counters();
   #turns = new EventLoopTurns();
   #connections = new Set<Connection>();
@@ -277,6 +285,7 @@ class TcpServer implements Server {
     this.#storage = options.storage ?? this.#ownStorage!;
     this.#onError = options.onError ??
       ((error: Error) => console.error(`pulse: ${error.message}`));
+    this.#figures = options.figures;
     this.#context = {
       storage: this.#storage,
       parser: new RequestParser(),
@@ -329,7 +338,7 @@ class TcpServer implements Server {
     figures.samples = samples;
     figures.bytes_in = counters.bytesIn;
     figures.bytes_out = counters.bytesOut;
-    Object.assign(figures, storage);
+    Object.assign(figures, storage, this.#figures?.());
     const memory = Deno.memoryUsage();
     figures.memory_rss_bytes = memory.rss;
     figures.memory_heap_bytes = memory.heapTotal;
