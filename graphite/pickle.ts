@@ -82,7 +82,7 @@ function timestampOf(value: PickleValue, now: number): number {
   const number = numberOf(value);
   const timestamp = Math.trunc(number);
   if (!Number.isSafeInteger(timestamp)) return NaN;
-  return timestamp === -1 ? now : timestamp;
+  return timestamp === -1 ? now : timestamp + 0;
 }
 
 /**

@@ -159,7 +159,8 @@ export function parseGraphiteTimestamp(
     timestamp = Math.trunc(parseDecimal(bytes, start, end));
     if (!Number.isSafeInteger(timestamp)) return NaN;
   }
-  return timestamp === -1 ? now : timestamp;
+  // `+ 0` makes -0 (from `-0` or `-0.5`) plain 0.
+  return timestamp === -1 ? now : timestamp + 0;
 }
 
 /**
