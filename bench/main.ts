@@ -14,7 +14,10 @@
  * - `complexity`: the store's costs per put and per returned sample, at
  *   1,000 and 100,000 series, measured in-process;
  * - `durability`: puts with `--fsync everysec` and `always` beside
- *   `--memory`, and the bytes a sample takes on disk after compaction.
+ *   `--memory`, and the bytes a sample takes on disk after compaction;
+ * - `graphite`: Graphite plaintext lines streamed over as many connections
+ *   as put's, beside puts with 64 in flight, with `--memory` and
+ *   `--fsync everysec`.
  *
  * Flags: `--duration` seconds measured per figure (3), `--warmup` seconds
  * before each (1), `--connections` of the throughput workloads (16),
@@ -38,6 +41,7 @@ import { measureBackpressure } from "./backpressure.ts";
 import { measureClient } from "./client_pipelining.ts";
 import { measureComplexity } from "./complexity.ts";
 import { measureDurability } from "./durability.ts";
+import { measureGraphite } from "./graphite.ts";
 import { measureMemory } from "./memory.ts";
 import { measureQueries } from "./queries.ts";
 import {
@@ -58,6 +62,7 @@ const SECTIONS = [
   "queries",
   "complexity",
   "durability",
+  "graphite",
 ] as const;
 type Section = typeof SECTIONS[number];
 /** The sections measured on one Pulse server, its get key prefilled. */
@@ -280,6 +285,13 @@ async function run(options: MainOptions): Promise<void> {
       report.push(
         "## Durability\n\n" +
           await measureDurability(PULSE, options, progress),
+      );
+    }
+
+    if (hasPulse && sections.has("graphite")) {
+      report.push(
+        "## Graphite ingest\n\n" +
+          await measureGraphite(PULSE, options, progress),
       );
     }
   } finally {
