@@ -66,6 +66,8 @@ export class Gate {
 
 /** What the listeners track of a connection. */
 export interface ConnectionState {
+  /** The peer's address, for the log. */
+  readonly source: string;
   /**
    * Grows whenever the sender sends bytes: the idle sweep sees idleness as
    * this standing still.

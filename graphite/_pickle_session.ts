@@ -149,17 +149,15 @@ async function store(
  *
  * @param conn The connection.
  * @param context What the feeds share.
- * @param state Updated for the idle sweep.
- * @param source The peer's address, for the log.
+ * @param state The peer's address; updated for the idle sweep.
  */
 export async function servePickle(
   conn: Deno.Conn,
   context: FeedContext,
   state: ConnectionState,
-  source: string,
 ): Promise<void> {
   const { counters, turns } = context;
-  const log = new ProblemLog(context.onLog, source);
+  const log = new ProblemLog(context.onLog, state.source);
   const sink = new GraphiteSink(
     context.storage.appender(),
     counters,

@@ -27,17 +27,18 @@ import { MAX_GRAPHITE_LINE_LENGTH } from "./plaintext.ts";
  *
  * @param conn The connection.
  * @param context What the feeds share.
- * @param state Updated for the idle sweep.
- * @param source The peer's address, for the log.
+ * @param state The peer's address; updated for the idle sweep.
  */
 export async function servePlaintext(
   conn: Deno.Conn,
   context: FeedContext,
   state: ConnectionState,
-  source: string,
 ): Promise<void> {
   const { counters, turns } = context;
-  const ingest = new LineIngest(context, new ProblemLog(context.onLog, source));
+  const ingest = new LineIngest(
+    context,
+    new ProblemLog(context.onLog, state.source),
+  );
   const sink = ingest.sink;
   const lines = readLines(conn, {
     maxLineLength: MAX_GRAPHITE_LINE_LENGTH,

@@ -157,7 +157,7 @@ function hexDigit(c: number): number {
  * Decodes a pickle made of the opcodes carbon's senders use.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { PickleList, unpickle } from "./_unpickle.ts";
  * import { deepEqual } from "node:assert/strict";
  *

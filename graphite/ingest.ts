@@ -189,7 +189,6 @@ type Session = (
   conn: Deno.Conn,
   context: FeedContext,
   state: ConnectionState,
-  source: string,
 ) => Promise<void>;
 
 function isHangUp(error: unknown): boolean {
@@ -359,15 +358,14 @@ class Graphite implements GraphiteServer {
 
   async #serveConnection(conn: Deno.Conn, session: Session): Promise<void> {
     this.#counters.connectionsTotal++;
-    const connection: Connection = { conn, activity: 0 };
+    const connection: Connection = { conn, source: peer(conn), activity: 0 };
     this.#connections.add(connection);
-    const source = peer(conn);
     try {
-      await session(conn, this.#context, connection, source);
+      await session(conn, this.#context, connection);
     } catch (error) {
       if (!isHangUp(error)) {
         this.#context.onLog(
-          `graphite: closed ${source}: ${describe(error)}`,
+          `graphite: closed ${connection.source}: ${describe(error)}`,
         );
       }
     } finally {

@@ -83,16 +83,15 @@ export function graphiteConnections(options: RunGraphiteOptions): number {
  * listeners log goes to stderr.
  *
  * @param storage Where samples are kept.
- * @param options Where to listen, the cap and the idle timeout.
- * @param signal Aborting it shuts the listeners down.
+ * @param options Where to listen, the cap, the idle timeout, and a signal
+ * that shuts the listeners down when aborted.
  * @returns The listeners, or `undefined` when none is asked for or the
  * default port alone was taken.
  * @throws {Deno.errors.AddrInUse} When an address given is taken.
  */
 export function startGraphite(
   storage: Storage,
-  options: RunGraphiteOptions & { idleTimeout?: number },
-  signal: AbortSignal,
+  options: RunGraphiteOptions & { idleTimeout?: number; signal?: AbortSignal },
 ): GraphiteServer | undefined {
   const [plaintext, pickle] = graphiteAddresses(options);
   if (plaintext === false && pickle === false) return undefined;
@@ -102,7 +101,7 @@ export function startGraphite(
       pickle,
       maxConnections: options.graphiteMaxConnections,
       idleTimeout: options.idleTimeout,
-      signal,
+      signal: options.signal,
       onLog: (message) => console.error(`pulse: ${message}`),
     });
     const { addrs } = graphite;

@@ -192,7 +192,10 @@ export async function runServer(
         ),
     });
     try {
-      graphite = startGraphite(storage, options, controller.signal);
+      graphite = startGraphite(storage, {
+        ...options,
+        signal: controller.signal,
+      });
     } catch (error) {
       await server.shutdown();
       throw error;
