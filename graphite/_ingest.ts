@@ -13,6 +13,7 @@
 import { describe } from "../internal/describe.ts";
 import type { EventLoopTurns } from "../internal/turns.ts";
 import type { Appender, Storage } from "../storage/storage.ts";
+import { quote, QUOTED_CHARACTERS } from "./_quote.ts";
 import type { GraphiteLineParser } from "./plaintext.ts";
 
 /** What every Graphite connection and socket shares. */
@@ -132,8 +133,6 @@ export class GraphiteCounters {
 
 /** How often a source's problems are logged at most. */
 export const LOG_INTERVAL_MS = 60_000;
-// What of a bad line is quoted in the log.
-const EXCERPT_BYTES = 200;
 const LENIENT = new TextDecoder();
 
 /**
@@ -195,13 +194,11 @@ export class ProblemLog {
       this.#unlogged++;
       return;
     }
-    const cut = end - start > EXCERPT_BYTES;
+    // A few bytes more than are quoted, so that a long line shows as cut.
     const text = LENIENT.decode(
-      bytes.subarray(start, cut ? start + EXCERPT_BYTES : end),
+      bytes.subarray(start, Math.min(end, start + 4 * QUOTED_CHARACTERS + 1)),
     );
-    this.note(
-      `skipped the line ${JSON.stringify(text)}${cut ? "..." : ""}: ${problem}`,
-    );
+    this.note(`skipped the line ${quote(text)}: ${problem}`);
   }
 }
 
@@ -252,7 +249,7 @@ export class GraphiteSink {
       return;
     }
     this.#counters.refusedSamples++;
-    this.#log.note(`did not store ${key} at ${timestamp}: ${refused}`);
+    this.#log.note(`did not store ${quote(key)} at ${timestamp}: ${refused}`);
   }
 
   /**

@@ -31,6 +31,7 @@
  */
 
 import { isKey } from "../protocol/grammar.ts";
+import { quote } from "./_quote.ts";
 import { PickleList, type PickleValue, Unpickler } from "./_unpickle.ts";
 import { parseGraphiteTimestamp, parseGraphiteValue } from "./plaintext.ts";
 
@@ -151,9 +152,26 @@ export class PickleReader {
     return end === entries.length ? this.#samples : undefined;
   }
 
-  #skip(problem: string): void {
-    this.#samples.bad++;
-    this.#samples.problem ??= problem;
+  /** Counts a skipped entry; the first one's problem is kept. */
+  #skip(problem: string, path?: string): void {
+    const samples = this.#samples;
+    samples.bad++;
+    if (samples.problem === undefined) {
+      samples.problem = path === undefined
+        ? problem
+        : `${quote(path)}: ${problem}`;
+    }
+  }
+
+  /** The path as a key, or `undefined` when it cannot be one. */
+  #key(path: PickleValue): string | undefined {
+    if (typeof path !== "string") return undefined;
+    let valid = this.#checked.get(path);
+    if (valid === undefined) {
+      valid = isKey(path) && path.isWellFormed();
+      this.#checked.set(path, valid);
+    }
+    return valid ? path : undefined;
   }
 
   /** Reads one entry: a sample, or a count of what was skipped. */
@@ -163,27 +181,22 @@ export class PickleReader {
     if (point?.length !== 2) {
       return this.#skip("an entry that is not (path, (timestamp, value))");
     }
-    const path = pair![0];
-    let valid = typeof path === "string" ? this.#checked.get(path) : false;
-    if (valid === undefined) {
-      valid = isKey(path as string) && (path as string).isWellFormed();
-      this.#checked.set(path as string, valid);
-    }
-    if (!valid) {
+    const path = this.#key(pair![0]);
+    if (path === undefined) {
       return this.#skip("a path that is not a string without whitespace");
     }
     const timestamp = timestampOf(point[0], this.#now);
     if (timestamp !== timestamp) {
-      return this.#skip(`${path}: the timestamp is not a number of seconds`);
+      return this.#skip("the timestamp is not a number of seconds", path);
     }
     const value = numberOf(point[1]);
     const samples = this.#samples;
     if (value !== value && typeof point[1] !== "number") {
-      this.#skip(`${path}: the value is not a number`);
+      this.#skip("the value is not a number", path);
     } else if (!Number.isFinite(value)) {
       samples.nonFinite++;
     } else {
-      samples.keys.push(path as string);
+      samples.keys.push(path);
       samples.values.push(value);
       samples.timestamps.push(timestamp);
     }

@@ -105,7 +105,7 @@ Deno.test({
           NOW,
         );
         deepEqual(samples, SAMPLES);
-        equal(problem, "palm.none: the value is not a number");
+        equal(problem, '"palm.none": the value is not a number');
       });
       await t.step(`protocol ${protocol}, 2000 entries`, () => {
         const samples = readPickle(PICKLES[`many_${protocol}`], NOW);
@@ -446,7 +446,12 @@ Deno.test({
           3.25,
         );
         equal(logs.length, 1);
-        assert(logs[0].includes("skipped 2 entries; the first: palm.none"));
+        assert(
+          logs[0].includes(
+            'skipped 2 entries; the first: "palm.none": the value',
+          ),
+          logs[0],
+        );
       },
     );
 

@@ -337,7 +337,9 @@ Deno.test("serveGraphite() logs a connection's problems at most once a minute", 
   conn.close();
   await sendTcp(port, `${"z".repeat(300)} 1\n`);
   await figure(graphite, "graphite_bad_lines_total", 102);
-  equal(logs.length, 2, logs.join("\n"));
+  await sendTcp(port, "\x1b[2J\x1b[31mred 1\n");
+  await figure(graphite, "graphite_bad_lines_total", 103);
+  equal(logs.length, 3, logs.join("\n"));
   equal(
     logs[0],
     `graphite: ${HOST}:${local}: skipped the line "bad.0 x 1": the value is not a number`,
@@ -349,6 +351,12 @@ Deno.test("serveGraphite() logs a connection's problems at most once a minute", 
       }"...: expected <path> <value> <timestamp>`,
     ),
     logs[1],
+  );
+  assert(
+    logs[2].endsWith(
+      ': skipped the line "\\u001b[2J\\u001b[31mred 1": expected <path> <value> <timestamp>',
+    ),
+    logs[2],
   );
 });
 
@@ -424,7 +432,7 @@ Deno.test("serveGraphite() counts and logs samples the storage refuses", async (
   equal(graphite.stats().graphite_refused_samples_total, 1);
   equal(storage.store.get("r.old"), undefined);
   equal(logs.length, 1);
-  assert(logs[0].includes("did not store r.old at 1000: "), logs[0]);
+  assert(logs[0].includes('did not store "r.old" at 1000: '), logs[0]);
 });
 
 /**
