@@ -1,6 +1,7 @@
 /**
- * The Pulse server: {@linkcode serve} for use as a library, and the command
- * line when run as `deno run -A server.ts`.
+ * The Pulse server: {@linkcode serve} for use as a library,
+ * {@linkcode serveGraphite} for Graphite senders, and the command line when
+ * run as `deno run -A server.ts`.
  *
  * Each connection reads chunks, frames every complete line of a chunk at
  * once, runs the requests against the shared store in order, and writes all
@@ -35,6 +36,17 @@ export {
   type ServerStats,
 } from "./server/serve.ts";
 export { runServer, type RunServerOptions } from "./server/run_server.ts";
+export {
+  DEFAULT_GRAPHITE_MAX_CONNECTIONS,
+  DEFAULT_GRAPHITE_PORT,
+  DEFAULT_PICKLE_PORT,
+  type GraphiteAddress,
+  type GraphiteAddrs,
+  type GraphiteOptions,
+  type GraphiteServer,
+  serveGraphite,
+} from "./graphite/ingest.ts";
+export type { RunGraphiteOptions } from "./graphite/run_graphite.ts";
 
 if (import.meta.main) {
   const { main } = await import("./server/main.ts");

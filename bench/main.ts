@@ -19,6 +19,9 @@
  *   `--memory`, and the bytes a sample takes on disk after compaction;
  * - `render`: Graphite's `/render` of `sumSeries` over 1,000 series of a day
  *   at 10 s, and a Grafana panel of them, against `query` of the same rows.
+ * - `graphite`: Graphite plaintext lines streamed over as many connections
+ *   as put's, beside puts with 64 in flight, with `--memory` and
+ *   `--fsync everysec`.
  *
  * Flags: `--duration` seconds measured per figure (3), `--warmup` seconds
  * before each (1), `--connections` of the throughput workloads (16),
@@ -42,6 +45,7 @@ import { measureBackpressure } from "./backpressure.ts";
 import { measureClient } from "./client_pipelining.ts";
 import { measureComplexity } from "./complexity.ts";
 import { measureDurability } from "./durability.ts";
+import { measureGraphite } from "./graphite.ts";
 import { measureMemory } from "./memory.ts";
 import { measureQueries } from "./queries.ts";
 import { measureRender } from "./render.ts";
@@ -68,6 +72,7 @@ const SECTIONS = [
   "complexity",
   "durability",
   "render",
+  "graphite",
 ] as const;
 type Section = typeof SECTIONS[number];
 /** The sections measured on one Pulse server, its get key prefilled. */
@@ -338,6 +343,12 @@ async function run(options: MainOptions): Promise<void> {
 
     if (hasPulse && sections.has("render")) {
       report.push("## Graphite render\n\n" + await measureRender(progress));
+    }
+    if (hasPulse && sections.has("graphite")) {
+      report.push(
+        "## Graphite ingest\n\n" +
+          await measureGraphite(PULSE, options, progress),
+      );
     }
   } finally {
     await Promise.all(servers.map((server) => server.stop()));

@@ -15,8 +15,11 @@
  * @module
  */
 
-/** The workloads the load generator knows. */
-export type Workload = "put" | "get";
+/**
+ * The workloads the load generators know: `graphite` sends Graphite
+ * plaintext lines, `<key> <value> <timestamp>`, the samples of `put`.
+ */
+export type Workload = "put" | "get" | "graphite";
 
 /** How the keys and timestamps of a workload are chosen. */
 export interface KeySpace {
@@ -74,7 +77,7 @@ function writeInteger(value: number, to: Uint8Array, offset: number): number {
 export class RequestSource {
   #workload: Workload;
   #timestampStart: number;
-  /** `put <key>` or `get <key>\n`, one per key of this connection. */
+  /** `put <key>`, `get <key>\n` or `<key>`, one per key of this connection. */
   #heads: Uint8Array[];
   #longestRequest: number;
   #buffer = new Uint8Array(0);
@@ -102,11 +105,13 @@ export class RequestSource {
       ? [0, 1]
       : [connection, connections];
     this.#heads = [];
+    const head = {
+      get: (key: string) => `get ${key}\n`,
+      put: (key: string) => `put ${key}`,
+      graphite: (key: string) => key,
+    }[workload];
     for (let index = first; index < space.keys; index += step) {
-      const key = keyName(space.prefix, index);
-      this.#heads.push(
-        encoder.encode(workload === "get" ? `get ${key}\n` : `put ${key}`),
-      );
+      this.#heads.push(encoder.encode(head(keyName(space.prefix, index))));
     }
     if (this.#heads.length === 0) {
       throw new RangeError(
@@ -139,7 +144,7 @@ export class RequestSource {
       const sequence = this.#sent++;
       const key = sequence % heads.length;
       offset = copy(heads[key], buffer, offset);
-      if (this.#workload === "put") {
+      if (this.#workload !== "get") {
         const timestamp = this.#timestampStart +
           Math.floor(sequence / heads.length);
         offset = copy(VALUES[sequence % VALUE_COUNT], buffer, offset);

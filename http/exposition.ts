@@ -115,6 +115,71 @@ const FIGURES: Record<
     "gauge",
     "Bytes of the --max-body budget taken by put bodies being read or stored now.",
   ],
+  graphite_connections: [
+    "pulse_graphite_connections",
+    "gauge",
+    "Graphite TCP connections open now, plaintext and pickle.",
+  ],
+  graphite_connections_total: [
+    "pulse_graphite_connections_total",
+    "counter",
+    "Graphite TCP connections accepted.",
+  ],
+  graphite_connections_refused_total: [
+    "pulse_graphite_connections_refused_total",
+    "counter",
+    "Graphite TCP connections closed at once, past the cap or for want of descriptors.",
+  ],
+  graphite_received_bytes_total: [
+    "pulse_graphite_received_bytes_total",
+    "counter",
+    "Bytes received by the Graphite listeners, TCP and UDP.",
+  ],
+  graphite_datagrams_total: [
+    "pulse_graphite_datagrams_total",
+    "counter",
+    "Graphite UDP datagrams received.",
+  ],
+  graphite_lines_total: [
+    "pulse_graphite_lines_total",
+    "counter",
+    "Graphite plaintext lines stored.",
+  ],
+  graphite_bad_lines_total: [
+    "pulse_graphite_bad_lines_total",
+    "counter",
+    "Graphite plaintext lines and pickle entries skipped as malformed.",
+  ],
+  graphite_non_finite_total: [
+    "pulse_graphite_non_finite_total",
+    "counter",
+    "Graphite samples dropped because their value is not a finite number.",
+  ],
+  graphite_long_lines_total: [
+    "pulse_graphite_long_lines_total",
+    "counter",
+    "Graphite plaintext lines over 16 KiB, dropped.",
+  ],
+  graphite_refused_samples_total: [
+    "pulse_graphite_refused_samples_total",
+    "counter",
+    "Graphite samples the storage refused or could not commit.",
+  ],
+  graphite_pickle_messages_total: [
+    "pulse_graphite_pickle_messages_total",
+    "counter",
+    "Pickle messages decoded.",
+  ],
+  graphite_pickle_samples_total: [
+    "pulse_graphite_pickle_samples_total",
+    "counter",
+    "Samples stored from pickle messages.",
+  ],
+  graphite_pickle_refused_total: [
+    "pulse_graphite_pickle_refused_total",
+    "counter",
+    "Pickle messages refused, their connection closed.",
+  ],
 };
 const COMMAND_PREFIX = "commands_";
 

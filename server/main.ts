@@ -14,6 +14,11 @@ import {
   UsageError,
 } from "../cli/flags.ts";
 import {
+  DEFAULT_GRAPHITE_MAX_CONNECTIONS,
+  DEFAULT_GRAPHITE_PORT,
+  DEFAULT_PICKLE_PORT,
+} from "../graphite/ingest.ts";
+import {
   DEFAULT_HTTP_HOSTNAME,
   DEFAULT_HTTP_MAX_CONNECTIONS,
   DEFAULT_HTTP_PORT,
@@ -65,6 +70,13 @@ Options:
                          together, and so the largest body (default 16MiB)
   --max-render-points N  the most samples one Graphite /render may read
                          (default 10000000)
+  --graphite HOST:PORT   take Graphite plaintext there, over TCP and UDP; off to
+                         disable (default ${DEFAULT_HOSTNAME}:${DEFAULT_GRAPHITE_PORT})
+  --pickle HOST:PORT     take carbon's pickle protocol there (default off;
+                         carbon uses ${DEFAULT_PICKLE_PORT})
+  --graphite-max-connections N
+                         refuse Graphite connections past N, per listener
+                         (default ${DEFAULT_GRAPHITE_MAX_CONNECTIONS})
   --max-connections N    refuse connections past N (default ${DEFAULT_MAX_CONNECTIONS})
   --idle-timeout DURATION close connections silent this long (default: never)
   --max-output SIZE      disconnect a client holding more unread answers (default 8MiB)
@@ -100,6 +112,9 @@ const FLAGS = {
     "http-max-connections",
     "max-body",
     "max-render-points",
+    "graphite",
+    "pickle",
+    "graphite-max-connections",
     "max-connections",
     "idle-timeout",
     "max-output",
@@ -140,15 +155,22 @@ function usage(message: string): number {
   return 2;
 }
 
-/** Reads `--http`: `HOST:PORT`, `[IPv6]:PORT` or `off`. */
-function httpAddress(text: string | undefined): RunServerOptions["http"] {
+/**
+ * Reads an address flag (`--http`, `--graphite`, `--pickle`): `HOST:PORT`,
+ * `[IPv6]:PORT` or `off`.
+ */
+function address(
+  flag: string,
+  text: string | undefined,
+  example: string,
+): { hostname: string; port: number } | false | undefined {
   if (text === undefined) return undefined;
   if (text === "off") return false;
   const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(text);
   const port = Number(match?.[3]);
   if (match === null || port > 65535) {
     throw new UsageError(
-      "--http must be HOST:PORT, such as 127.0.0.1:8889, or off",
+      `${flag} must be HOST:PORT, such as ${example}, or off`,
     );
   }
   return { hostname: match[1] ?? match[2], port };
@@ -196,7 +218,7 @@ async function plan(flags: Flags): Promise<Plan> {
   if ((flags.cert === undefined) !== (flags.key === undefined)) {
     throw new UsageError("--cert and --key go together");
   }
-  const http = httpAddress(flags.http);
+  const http = address("--http", flags.http, "127.0.0.1:8889");
   const optional = <T>(text: string | undefined, read: (text: string) => T) =>
     text === undefined ? undefined : read(text);
   const retention = optional(
@@ -232,6 +254,12 @@ async function plan(flags: Flags): Promise<Plan> {
     ),
     http,
     httpHosts: flags["http-host"],
+    graphite: address("--graphite", flags.graphite, "127.0.0.1:2003"),
+    pickle: address("--pickle", flags.pickle, "127.0.0.1:2004"),
+    graphiteMaxConnections: optional(
+      flags["graphite-max-connections"],
+      (text) => readCount("--graphite-max-connections", text, { min: 1 }),
+    ),
     httpMaxConnections: optional(
       flags["http-max-connections"],
       (text) => readCount("--http-max-connections", text, { min: 1 }),

@@ -12,6 +12,13 @@ import {
   type HttpServer,
   serveHttp,
 } from "../http.ts";
+import type { GraphiteServer } from "../graphite/ingest.ts";
+import {
+  graphiteAddresses,
+  graphiteConnections,
+  type RunGraphiteOptions,
+  startGraphite,
+} from "../graphite/run_graphite.ts";
 import { type Logger, SILENT } from "../internal/logger.ts";
 import type { FsyncPolicy } from "../persist/journal.ts";
 import { LocalStorage, openStorage } from "../storage/local.ts";
@@ -46,7 +53,9 @@ export interface RunServerOptions extends
     | "signal"
     | "onListen"
     | "onShutdownRequest"
-  > {
+    | "figures"
+  >,
+  RunGraphiteOptions {
   /**
    * The data directory; samples are kept in memory only when unset, as the
    * course's server does.
@@ -126,27 +135,35 @@ function warnAboutSetup(
       );
     }
   }
-  const warning = descriptorWarning(
-    options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-    httpHostname === undefined
-      ? undefined
+  for (const address of graphiteAddresses(options)) {
+    if (address !== false && !isLoopback(address.hostname!)) {
+      console.error(
+        `pulse: warning: taking Graphite on ${address.hostname}: Graphite has no token, so anyone who can reach that port can write every series`,
+      );
+    }
+  }
+  const warning = descriptorWarning({
+    "--max-connections": options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    "--http-max-connections": httpHostname === undefined
+      ? 0
       : options.httpMaxConnections ?? DEFAULT_HTTP_MAX_CONNECTIONS,
-  );
+    "Graphite connections": graphiteConnections(options),
+  });
   if (warning !== undefined) console.error(warning);
 }
 
 function descriptorWarning(
-  maxConnections: number,
-  httpMaxConnections: number | undefined,
+  caps: Record<string, number>,
 ): string | undefined {
   const descriptors = descriptorLimit();
-  const needed = maxConnections + (httpMaxConnections ?? 0) +
+  const counted = Object.entries(caps).filter(([, n]) => n > 0);
+  const needed = counted.reduce((sum, [, n]) => sum + n, 0) +
     RESERVED_DESCRIPTORS;
   if (descriptors === undefined || descriptors >= needed) return undefined;
-  const caps = httpMaxConnections === undefined
-    ? `--max-connections ${maxConnections}`
-    : `--max-connections ${maxConnections} plus --http-max-connections ${httpMaxConnections}`;
-  return `pulse: warning: the descriptor limit (ulimit -n ${descriptors}) is below ${caps} plus ${RESERVED_DESCRIPTORS} for files: past it connections are refused (raise it, or lower the caps)`;
+  const named = counted.map(([name, n]) =>
+    name.startsWith("--") ? `${name} ${n}` : `${n} ${name}`
+  ).join(" plus ");
+  return `pulse: warning: the descriptor limit (ulimit -n ${descriptors}) is below ${named} plus ${RESERVED_DESCRIPTORS} for files: past it connections are refused (raise it, or lower the caps)`;
 }
 
 /**
@@ -241,8 +258,18 @@ export async function runServer(
   port: number = DEFAULT_PORT,
   options: RunServerOptions = {},
 ): Promise<void> {
-  const { data, fsync, compactBytes, retention, http, httpHosts: _, ...rest } =
-    options;
+  const {
+    data,
+    fsync,
+    compactBytes,
+    retention,
+    http,
+    httpHosts: _hosts,
+    graphite: _graphite,
+    pickle: _pickle,
+    graphiteMaxConnections: _graphiteMaxConnections,
+    ...rest
+  } = options;
   const logger = options.logger ?? SILENT;
   const controller = new AbortController();
   const stops = new Map<Deno.Signal, () => void>();
@@ -270,10 +297,12 @@ export async function runServer(
     storage = data === undefined
       ? new LocalStorage({ retention, logger })
       : await openStorage(data, { fsync, compactBytes, retention, logger });
+    let graphite: GraphiteServer | undefined;
     const server = serveListener(listener, {
       ...rest,
       storage,
       logger,
+      figures: () => graphite?.stats() ?? {},
       signal: controller.signal,
       onShutdownRequest: () => controller.abort("shutdown command"),
     });
@@ -284,19 +313,28 @@ export async function runServer(
       }${options.cert ? " (TLS)" : ""}; Ctrl-C to stop`,
     );
     let httpServer: HttpServer | undefined;
-    if (httpReserved !== undefined) {
-      try {
+    try {
+      graphite = startGraphite(storage, {
+        ...options,
+        logger,
+        signal: controller.signal,
+      });
+      if (httpReserved !== undefined) {
         httpServer = startHttp(httpReserved, server, storage, {
           ...options,
           logger,
           signal: controller.signal,
         });
-      } catch (error) {
-        await server.shutdown();
-        throw error;
       }
+    } catch (error) {
+      await Promise.all([server.shutdown(), graphite?.shutdown()]);
+      throw error;
     }
-    await Promise.all([server.finished, httpServer?.finished]);
+    await Promise.all([
+      server.finished,
+      graphite?.finished,
+      httpServer?.finished,
+    ]);
   } finally {
     listener?.close();
     try {

@@ -128,6 +128,13 @@ export interface ServeOptions {
    */
   retention?: number;
   /**
+   * Further figures for `stats`, such as another front door's: added after
+   * the storage's and before memory.
+   *
+   * @default {undefined}
+   */
+  figures?: () => Record<string, number>;
+  /**
    * Called once the server listens.
    *
    * @default {undefined}
@@ -362,6 +369,7 @@ class TcpServer implements Server {
   #onError: (error: Error) => void;
   #logger: Logger;
   #onShutdownRequest: (() => void) | undefined;
+  #figures: (() => Record<string, number>) | undefined;
   #counters = new Counters();
   #turns = new EventLoopTurns();
   #connections = new ConnectionRegistry();
@@ -385,6 +393,7 @@ class TcpServer implements Server {
     this.#onError = options.onError ?? (() => {});
     this.#logger = options.logger ?? SILENT;
     this.#onShutdownRequest = options.onShutdownRequest;
+    this.#figures = options.figures;
     this.#context = this.#sessionContext(options);
     this.#accepting = acceptConnections(this.#listener, {
       serve: (conn) => this.#serveConnection(conn),
@@ -439,7 +448,7 @@ class TcpServer implements Server {
     figures.samples = samples;
     figures.bytes_in = counters.bytesIn;
     figures.bytes_out = counters.bytesOut;
-    Object.assign(figures, storage);
+    Object.assign(figures, storage, this.#figures?.());
     Object.assign(figures, memoryFigures());
     return figures;
   }

@@ -588,6 +588,13 @@ export interface ServerProcessOptions {
    * @default {undefined}
    */
   descriptors?: number;
+  /**
+   * Whether the child takes Graphite on its default port; without it, and
+   * without a `--graphite` argument, it gets `--graphite=off`.
+   *
+   * @default {false}
+   */
+  graphite?: boolean;
 }
 
 /** Resident memory of a process, in bytes, from `/proc/<pid>/status`. */
@@ -615,11 +622,18 @@ export class ServerProcess implements AsyncDisposable {
   #watchers = new Set<() => boolean>();
 
   private constructor(args: string[], options: ServerProcessOptions) {
+    // Graphite's default port is one for all: a test that wants Graphite
+    // names its address, or asks for the default.
+    const graphite =
+      options.graphite || args.some((arg) => arg.startsWith("--graphite"))
+        ? []
+        : ["--graphite=off"];
     const deno = [
       Deno.execPath(),
       "run",
       ...options.permissions ?? ["-A"],
       SERVER_SCRIPT,
+      ...graphite,
       ...args,
     ];
     const command = options.descriptors === undefined

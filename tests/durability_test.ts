@@ -65,14 +65,17 @@ function samplesOf(puts: Iterable<Put>): Samples {
 }
 
 /**
- * Starts `server.ts --port 0 --http off --data dir ...extra` and waits until
- * it listens. Without HTTP, no other server's port can cause a warning.
+ * Starts `server.ts --port 0 --http off --graphite off --data dir ...extra`
+ * and waits until it listens. Without HTTP and Graphite, no other server's
+ * port can cause a warning.
  */
 function startServer(dir: string, ...extra: string[]): Promise<ServerProcess> {
   return ServerProcess.start([
     "--port",
     "0",
     "--http",
+    "off",
+    "--graphite",
     "off",
     "--data",
     dir,
