@@ -52,7 +52,12 @@ import { parsePutBody } from "./http/put_body.ts";
 import { nextTurn } from "./internal/turns.ts";
 import { SampleBatch } from "./storage/sample_batch.ts";
 import { LocalStorage } from "./storage/local.ts";
-import type { Querier, SeriesInfo, Storage } from "./storage/storage.ts";
+import {
+  failureMessage,
+  type Querier,
+  type SeriesInfo,
+  type Storage,
+} from "./storage/storage.ts";
 import { Pattern } from "./store/pattern.ts";
 import {
   type Aggregation,
@@ -467,14 +472,14 @@ export function serveHttp(
     if (refused !== undefined) {
       appender.rollback();
       return fail(
-        refused.startsWith("cannot write the log") ? 503 : 400,
+        refused.startsWith("cannot ") ? 503 : 400,
         refused,
       );
     }
     try {
       await appender.commit();
     } catch (error) {
-      return fail(503, `cannot write the log: ${describe(error)}`);
+      return fail(503, failureMessage(error));
     }
     samplesPut += samples.length;
     return new Response(null, { status: 204 });
@@ -751,13 +756,18 @@ async function* queryPieces(
       first = false;
     };
     const cursor = querier.read([series[i]], options);
-    let done = false;
-    while (!done) {
-      done = await cursor.read(sink, READ_STEP);
-      if (!done) {
-        yield text;
-        text = "";
+    try {
+      let done = false;
+      while (!done) {
+        done = await cursor.read(sink, READ_STEP);
+        if (!done) {
+          yield text;
+          text = "";
+        }
       }
+    } finally {
+      // A client that leaves mid-answer leaves a remote read under way.
+      cursor.close();
     }
     yield `${text}]}`;
   }
