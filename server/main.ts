@@ -17,6 +17,7 @@ import { DEFAULT_HTTP_HOSTNAME, DEFAULT_HTTP_PORT } from "../http.ts";
 import { describe } from "../internal/describe.ts";
 import { VERSION } from "../internal/version.ts";
 import { FSYNC_POLICIES, type FsyncPolicy } from "../persist/journal.ts";
+import { DEFAULT_BATCH_MS, DEFAULT_BATCH_ROWS } from "../storage/clickhouse.ts";
 import { runServer, type RunServerOptions } from "./run_server.ts";
 import {
   DEFAULT_HOSTNAME,
@@ -33,6 +34,16 @@ Options:
   --port PORT            port to listen on, 0 for any free one (default ${DEFAULT_PORT})
   --data DIR             keep samples in DIR (default ./data)
   --memory               keep samples in memory only, as the course's server does
+  --clickhouse URL       keep samples in ClickHouse, http://[user:pass@]host:8123/db:
+                         a stateless front end, with no --data or --memory
+  --clickhouse-cluster NAME
+                         shard over this cluster of ClickHouse's remote_servers
+  --clickhouse-timeout DURATION
+                         answer errors when ClickHouse takes longer (default 10s)
+  --clickhouse-batch-rows N
+                         send puts to ClickHouse once N wait (default ${DEFAULT_BATCH_ROWS})
+  --clickhouse-batch-ms N
+                         or once the first has waited N ms (default ${DEFAULT_BATCH_MS})
   --fsync POLICY         always: answer puts once on disk; everysec: fsync every
                          second; no: leave it to the OS (default everysec)
   --compact-bytes SIZE   compact the log into a snapshot past SIZE, once it holds
@@ -59,6 +70,11 @@ const FLAGS = {
     "hostname",
     "port",
     "data",
+    "clickhouse",
+    "clickhouse-cluster",
+    "clickhouse-timeout",
+    "clickhouse-batch-rows",
+    "clickhouse-batch-ms",
     "fsync",
     "compact-bytes",
     "retention",
@@ -78,8 +94,6 @@ const FLAGS = {
   default: {
     hostname: DEFAULT_HOSTNAME,
     port: String(DEFAULT_PORT),
-    data: "./data",
-    fsync: "everysec",
   },
 } as const;
 
@@ -130,6 +144,50 @@ async function pemFile(
 }
 
 /**
+ * Reads the ClickHouse flags: `--clickhouse` makes the server a front end
+ * with no storage of its own, so the flags of one are refused beside it.
+ *
+ * @throws {UsageError} On a flag that does not go with the others.
+ */
+function clickhouseOptions(flags: Flags): RunServerOptions["clickhouse"] {
+  const url = flags.clickhouse;
+  if (url === undefined) {
+    const stray = FLAGS.string.find((flag) =>
+      flag.startsWith("clickhouse-") && flags[flag] !== undefined
+    );
+    if (stray !== undefined) {
+      throw new UsageError(`--${stray} goes with --clickhouse URL`);
+    }
+    return undefined;
+  }
+  for (const flag of ["memory", "data", "fsync", "compact-bytes"] as const) {
+    if (flags[flag] !== undefined && flags[flag] !== false) {
+      throw new UsageError(
+        `Cannot use --${flag} with --clickhouse: samples are kept in ClickHouse`,
+      );
+    }
+  }
+  const optional = <T>(text: string | undefined, read: (text: string) => T) =>
+    text === undefined ? undefined : read(text);
+  return {
+    url,
+    cluster: flags["clickhouse-cluster"],
+    timeout: optional(
+      flags["clickhouse-timeout"],
+      (text) => readDuration("--clickhouse-timeout", text, { min: 1 }),
+    ),
+    batchRows: optional(
+      flags["clickhouse-batch-rows"],
+      (text) => readCount("--clickhouse-batch-rows", text, { min: 1 }),
+    ),
+    batchMs: optional(
+      flags["clickhouse-batch-ms"],
+      (text) => readCount("--clickhouse-batch-ms", text),
+    ),
+  };
+}
+
+/**
  * Turns the flags into what {@linkcode runServer} takes; 0 is refused
  * where it would make the server useless.
  *
@@ -142,7 +200,8 @@ async function plan(flags: Flags): Promise<Plan> {
     );
   }
   const port = readCount("--port", flags.port, { max: 65535 });
-  const fsync = flags.fsync as FsyncPolicy;
+  const clickhouse = clickhouseOptions(flags);
+  const fsync = (flags.fsync ?? "everysec") as FsyncPolicy;
   if (!FSYNC_POLICIES.includes(fsync)) {
     throw new UsageError("--fsync must be always, everysec or no");
   }
@@ -157,7 +216,10 @@ async function plan(flags: Flags): Promise<Plan> {
     (text) => readDuration("--retention", text, { min: 1000 }) / 1000,
   );
   const options: RunServerOptions = {
-    data: flags.memory ? undefined : flags.data,
+    data: flags.memory || clickhouse !== undefined
+      ? undefined
+      : flags.data ?? "./data",
+    clickhouse,
     fsync,
     compactBytes: optional(
       flags["compact-bytes"],

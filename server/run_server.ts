@@ -11,7 +11,12 @@ import {
   serveHttp,
 } from "../http.ts";
 import type { FsyncPolicy } from "../persist/journal.ts";
+import {
+  type ClickHouseOptions,
+  ClickHouseStorage,
+} from "../storage/clickhouse.ts";
 import { LocalStorage, openStorage } from "../storage/local.ts";
+import type { Storage } from "../storage/storage.ts";
 import { descriptorLimit } from "./accept.ts";
 import {
   DEFAULT_HOSTNAME,
@@ -42,6 +47,19 @@ export interface RunServerOptions extends
    */
   data?: string;
   /**
+   * Keep samples in ClickHouse instead, at `url`
+   * (`http://[user:pass@]host:8123/<database>`), with no data directory:
+   * the server is then a stateless front end. See docs/SCALING.md.
+   *
+   * @default {undefined}
+   */
+  clickhouse?:
+    & { url: string }
+    & Pick<
+      ClickHouseOptions,
+      "cluster" | "timeout" | "batchRows" | "batchMs"
+    >;
+  /**
    * When the log is fsynced, with a data directory.
    *
    * @default {"everysec"}
@@ -70,6 +88,25 @@ export interface RunServerOptions extends
    * @default {[]}
    */
   httpHosts?: string[];
+}
+
+/** Opens the ClickHouse backend, and says where samples go. */
+async function openClickHouse(
+  options: NonNullable<RunServerOptions["clickhouse"]>,
+  retention: number | undefined,
+): Promise<ClickHouseStorage> {
+  const { url, ...rest } = options;
+  const storage = await ClickHouseStorage.open(url, {
+    ...rest,
+    retention,
+    onLog: (message) => console.error(message),
+  });
+  console.error(
+    `pulse: keeping samples in ClickHouse at ${storage.address}${
+      storage.cluster === undefined ? "" : ` (cluster ${storage.cluster})`
+    }`,
+  );
+  return storage;
 }
 
 function isLoopback(hostname: string): boolean {
@@ -107,6 +144,7 @@ export async function runServer(
 ): Promise<void> {
   const {
     data,
+    clickhouse,
     fsync,
     compactBytes,
     retention,
@@ -118,9 +156,16 @@ export async function runServer(
   const stop = () => controller.abort();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, stop);
-  let storage: LocalStorage | undefined;
+  let storage: Storage | undefined;
   try {
-    storage = data === undefined
+    if (clickhouse !== undefined && data !== undefined) {
+      throw new TypeError(
+        "Cannot keep samples both in ClickHouse and in a data directory",
+      );
+    }
+    storage = clickhouse !== undefined
+      ? await openClickHouse(clickhouse, retention)
+      : data === undefined
       ? new LocalStorage({ retention })
       : await openStorage(data, { fsync, compactBytes, retention });
     const httpAddress = http === false ? undefined : {
