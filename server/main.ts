@@ -40,6 +40,8 @@ Options:
                          shard over this cluster of ClickHouse's remote_servers
   --clickhouse-timeout DURATION
                          answer errors when ClickHouse takes longer (default 10s)
+  --clickhouse-insert-quorum N
+                         on replicas, answer a put once N replicas have it (default 1)
   --clickhouse-batch-rows N
                          send puts to ClickHouse once N wait (default ${DEFAULT_BATCH_ROWS})
   --clickhouse-batch-ms N
@@ -73,6 +75,7 @@ const FLAGS = {
     "clickhouse",
     "clickhouse-cluster",
     "clickhouse-timeout",
+    "clickhouse-insert-quorum",
     "clickhouse-batch-rows",
     "clickhouse-batch-ms",
     "fsync",
@@ -175,6 +178,10 @@ function clickhouseOptions(flags: Flags): RunServerOptions["clickhouse"] {
     timeout: optional(
       flags["clickhouse-timeout"],
       (text) => readDuration("--clickhouse-timeout", text, { min: 1 }),
+    ),
+    insertQuorum: optional(
+      flags["clickhouse-insert-quorum"],
+      (text) => readCount("--clickhouse-insert-quorum", text, { min: 1 }),
     ),
     batchRows: optional(
       flags["clickhouse-batch-rows"],

@@ -57,7 +57,7 @@ export interface RunServerOptions extends
     & { url: string }
     & Pick<
       ClickHouseOptions,
-      "cluster" | "timeout" | "batchRows" | "batchMs"
+      "cluster" | "timeout" | "insertQuorum" | "batchRows" | "batchMs"
     >;
   /**
    * When the log is fsynced, with a data directory.

@@ -71,6 +71,18 @@ export interface ClickHouseOptions {
    */
   timeout?: number;
   /**
+   * On a replicated cluster, how many replicas of a shard must have a put's
+   * rows before it is answered `ok` (ClickHouse's `insert_quorum`). With 1,
+   * a put is acknowledged once one replica has it, and writes go on while
+   * any replica of each shard is up; a replica lost for good before it
+   * passed its last rows on loses them. With 2, that takes two replicas
+   * lost, and writes to a shard stop while fewer than 2 of its replicas are
+   * up.
+   *
+   * @default {1}
+   */
+  insertQuorum?: number;
+  /**
    * Rows that make a batch of puts go to ClickHouse at once.
    *
    * @default {50000}
@@ -186,12 +198,28 @@ export class ClickHouseStorage implements Storage {
     );
     this.querier = this.#clickhouseQuerier;
     const timeoutSeconds = Math.ceil(client.timeout / 1000);
+    if (layout.replicated) {
+      // Reads and writes go to the first replica of each shard that is up,
+      // so that a read sees what was just written, replicated or not yet.
+      client.defaults = { load_balancing: "in_order" };
+    }
+    const quorum = options.insertQuorum ?? 1;
+    if (quorum > 1 && !layout.replicated) {
+      throw new RangeError(
+        `Cannot ask ${quorum} replicas for each insert: the tables are not replicated`,
+      );
+    }
     this.#inserter = new Inserter(client, {
       table: layout.samples,
-      settings: layout.cluster === undefined ? {} : {
-        // Answered once every shard has its rows, not when queued here.
-        insert_distributed_sync: 1,
-        insert_distributed_timeout: timeoutSeconds,
+      settings: {
+        ...layout.cluster === undefined ? {} : {
+          // Answered once every shard has its rows, not when queued here.
+          insert_distributed_sync: 1,
+          insert_distributed_timeout: timeoutSeconds,
+        },
+        ...quorum > 1
+          ? { insert_quorum: quorum, insert_quorum_timeout: client.timeout }
+          : {},
       },
       batchRows: options.batchRows ?? DEFAULT_BATCH_ROWS,
       batchMs: options.batchMs ?? DEFAULT_BATCH_MS,
@@ -244,6 +272,7 @@ export class ClickHouseStorage implements Storage {
     checkCount("maxInFlight", options.maxInFlight, 1);
     checkCount("maxPendingRows", options.maxPendingRows, 1);
     checkCount("node", options.node, 0);
+    checkCount("insertQuorum", options.insertQuorum, 1);
     checkCount("statsInterval", options.statsInterval, 1);
     if (options.retention !== undefined && !(options.retention > 0)) {
       throw new RangeError(

@@ -147,6 +147,8 @@ export class ClickHouseClient {
   readonly address: ClickHouseAddress;
   /** Milliseconds to wait for an answer before giving up. */
   readonly timeout: number;
+  /** Settings of every request, under those a request gives. */
+  defaults: Settings = {};
   #http: Deno.HttpClient;
 
   /**
@@ -210,7 +212,8 @@ export class ClickHouseClient {
   ): Promise<OpenAnswer> {
     const url = new URL(this.address.endpoint);
     const params = url.searchParams;
-    for (const [name, value] of Object.entries(options.settings ?? {})) {
+    const settings = { ...this.defaults, ...options.settings };
+    for (const [name, value] of Object.entries(settings)) {
       params.set(name, String(value));
     }
     let body: BodyInit = data ?? sql;
