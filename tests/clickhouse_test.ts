@@ -620,3 +620,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: testName(
+    "`ClickHouseStorage` streams a large `get *` a group of series at a time, and stops when the client leaves",
+    CLICKHOUSE_MISSING,
+  ),
+  ignore: CLICKHOUSE_MISSING !== undefined,
+  async fn(t) {
+    await using server = await clickhouse();
+    await using front = await onClickHouse(server.url("large"));
+    const keys = 2_500;
+    const perKey = 40;
+    const storage = front.storage;
+    const appender = storage.appender();
+    for (let k = 0; k < keys; k++) {
+      for (let i = 0; i < perKey; i++) {
+        appender.append(`big.${k}`, k + i / 4, i);
+      }
+    }
+    await appender.commit();
+    await t.step("every row, in first-put order", async () => {
+      await using connection = await RawConnection.connect(front.port);
+      await connection.send("get *\n");
+      const lines = (await connection.answers(1, 60_000)).split("\n");
+      equal(lines.length, keys * perKey + 3);
+      equal(lines[1], "big.0 0.0 0");
+      equal(lines[perKey * 1234 + 6], `big.1234 ${1234 + 5 / 4} 5`);
+      equal(lines[keys * perKey], `big.${keys - 1} ${keys - 1 + 39 / 4} 39`);
+    });
+    await t.step("a client that leaves mid-answer", async () => {
+      const connection = await RawConnection.connect(front.port);
+      await connection.send("get *\n");
+      await connection.readMore();
+      connection.close();
+      // The server goes on with others, and its read was given up.
+      deepEqual(
+        await runScript(front.port, ["get big.7\n"]).then((a) =>
+          a[0].split("\n").length
+        ),
+        perKey + 3,
+      );
+    });
+  },
+});
