@@ -14,7 +14,10 @@
  * - `complexity`: the store's costs per put and per returned sample, at
  *   1,000 and 100,000 series, measured in-process;
  * - `durability`: puts with `--fsync everysec` and `always` beside
- *   `--memory`, and the bytes a sample takes on disk after compaction.
+ *   `--memory`, and the bytes a sample takes on disk after compaction;
+ * - `clickhouse`: front ends over a ClickHouse server beside `--memory`:
+ *   puts through one and two front ends, get and query latency, and the
+ *   bytes a sample takes in ClickHouse (skipped without clickhouse-server).
  *
  * Flags: `--duration` seconds measured per figure (3), `--warmup` seconds
  * before each (1), `--connections` of the throughput workloads (16),
@@ -35,6 +38,7 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs, readCount, readNumber, UsageError } from "../cli/flags.ts";
 import { measureBackpressure } from "./backpressure.ts";
+import { measureClickHouse } from "./clickhouse.ts";
 import { measureClient } from "./client_pipelining.ts";
 import { measureComplexity } from "./complexity.ts";
 import { measureDurability } from "./durability.ts";
@@ -58,6 +62,7 @@ const SECTIONS = [
   "queries",
   "complexity",
   "durability",
+  "clickhouse",
 ] as const;
 type Section = typeof SECTIONS[number];
 /** The sections measured on one Pulse server, its get key prefilled. */
@@ -280,6 +285,13 @@ async function run(options: MainOptions): Promise<void> {
       report.push(
         "## Durability\n\n" +
           await measureDurability(PULSE, options, progress),
+      );
+    }
+
+    if (hasPulse && sections.has("clickhouse")) {
+      report.push(
+        "## ClickHouse\n\n" +
+          await measureClickHouse(PULSE, options, progress),
       );
     }
   } finally {

@@ -9,7 +9,7 @@ import {
   startCluster,
   testName,
   ZOOKEEPER_MISSING,
-} from "./_clickhouse.ts";
+} from "../bench/clickhouse_server.ts";
 import { builtIn, onClickHouse } from "./_clickhouse_front.ts";
 import { RawConnection, within } from "./_helpers.ts";
 import { compareSuite, runScript } from "./_protocol_suite.ts";

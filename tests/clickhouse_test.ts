@@ -14,7 +14,7 @@ import {
   ClickHouseServer,
   testName,
   USER,
-} from "./_clickhouse.ts";
+} from "../bench/clickhouse_server.ts";
 import { builtIn, ClickHouseProxy, onClickHouse } from "./_clickhouse_front.ts";
 import {
   delay,

@@ -6,7 +6,8 @@
  * - `keys` come from the keys table in first-put order (`max(rank)`, the
  *   smallest version), matched against the pattern here, after ClickHouse
  *   has kept only the keys that start with the pattern's literal prefixes;
- * - the latest sample of each series, and roll-ups, are SQL. Sums and
+ * - the latest sample of each series (`argMax(value, (ts, version))`), and
+ *   roll-ups, are SQL. Sums and
  *   averages add a bucket's values in timestamp order
  *   (`arraySum(arraySort(...))`), and `min` and `max` keep the first of
  *   equal values (0 and -0), as the built-in store does, so that every
@@ -203,28 +204,32 @@ export class ClickHouseQuerier {
   /** The query of a read, over the key set. */
   #readSql(options: QueryOptions): string {
     const samples = this.#layout.samples;
-    const range = [IN_KEY_SET];
-    if (options.from !== undefined && options.from > -Infinity) {
-      range.push(`ts >= ${integer(options.from)}`);
-    }
-    if (options.to !== undefined && options.to < Infinity) {
-      range.push(`ts <= ${integer(options.to)}`);
-    }
-    const dedup = (where: string) =>
-      `SELECT key, ts, argMax(value, version) AS v FROM ${samples} WHERE ${where} GROUP BY key, ts`;
+    // The range's bounds, on a column of timestamps.
+    const within = (column: string) => {
+      const bounds: string[] = [];
+      if (options.from !== undefined && options.from > -Infinity) {
+        bounds.push(`${column} >= ${integer(options.from)}`);
+      }
+      if (options.to !== undefined && options.to < Infinity) {
+        bounds.push(`${column} <= ${integer(options.to)}`);
+      }
+      return bounds;
+    };
     if (options.latest) {
-      // The largest timestamp of each series, then its value, if in range.
+      // Each series' largest timestamp, and the value its last write gave.
       const latest =
-        `(key, ts) GLOBAL IN (SELECT key, max(ts) FROM ${samples} WHERE ${IN_KEY_SET} GROUP BY key)`;
-      return `SELECT toUInt8(1), pos, ts, v FROM (${
-        dedup(latest)
-      }) ANY INNER JOIN ${KEY_SET} USING key WHERE ${
-        range.slice(1).join(" AND ") || "1"
+        `SELECT key, max(ts) AS last, argMax(value, (ts, version)) AS v FROM ${samples} WHERE ${IN_KEY_SET} GROUP BY key`;
+      return `SELECT toUInt8(1), pos, last, v FROM (${latest}) ANY INNER JOIN ${KEY_SET} USING key WHERE ${
+        ["1", ...within("last")].join(" AND ")
       } ORDER BY pos`;
     }
-    const inRange = dedup(range.join(" AND "));
+    // Each second's value: that of its last write.
+    const values =
+      `SELECT key, ts, argMax(value, version) AS v FROM ${samples} WHERE ${
+        [IN_KEY_SET, ...within("ts")].join(" AND ")
+      } GROUP BY key, ts`;
     if (options.step === undefined) {
-      return `SELECT toUInt8(1), pos, ts, v FROM (${inRange}) ANY INNER JOIN ${KEY_SET} USING key ORDER BY pos, ts`;
+      return `SELECT toUInt8(1), pos, ts, v FROM (${values}) ANY INNER JOIN ${KEY_SET} USING key ORDER BY pos, ts`;
     }
     const step = `toInt64(${integer(options.step)})`;
     // The largest multiple of the step not after ts, as bucketStart() has it.
@@ -233,7 +238,7 @@ export class ClickHouseQuerier {
     })`;
     const rollUp = `SELECT key, ${bucket} AS bucket, ${
       aggregate(options.aggregation ?? "avg")
-    } AS value FROM (${inRange}) GROUP BY key, bucket`;
+    } AS value FROM (${values}) GROUP BY key, bucket`;
     return `SELECT toUInt8(1), pos, bucket, value FROM (${rollUp}) ANY INNER JOIN ${KEY_SET} USING key ORDER BY pos, bucket`;
   }
 

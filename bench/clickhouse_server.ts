@@ -1,15 +1,21 @@
 /**
- * Real ClickHouse servers and ZooKeeper for the tests, started from Debian's
- * packages (`clickhouse-server`, `zookeeper`) on free loopback ports with
- * configuration files written into a temporary directory, never the system
- * services, and killed when disposed.
+ * Real ClickHouse servers and ZooKeeper for the tests and the benchmark,
+ * started from Debian's packages (`clickhouse-server`, `zookeeper`) on free
+ * loopback ports with configuration files written into a temporary
+ * directory, never the system services, and killed when disposed.
  *
- * Nothing here imports the code under test.
+ * Nothing here imports Pulse: the tests use it as they use the benchmark's
+ * generator, as something that is not code under test.
  *
  * @module
  */
 
-import { delay, HOST } from "./_helpers.ts";
+/** The only address servers listen on. */
+const HOST = "127.0.0.1";
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 const CLICKHOUSE = "/usr/sbin/clickhouse-server";
 const ZOOKEEPER_JAR = "/usr/share/java/zookeeper.jar";
@@ -211,6 +217,8 @@ export interface ClickHouseServerOptions {
   ports?: [number, number, number];
   /** Its place in a cluster. */
   place?: ClusterPlace;
+  /** How merges compress parts: ClickHouse's default, or zstd. */
+  compression?: "lz4" | "zstd";
 }
 
 /** The user with a password each server has besides `default`. */
@@ -247,7 +255,7 @@ export class ClickHouseServer extends Process {
     await Deno.mkdir(dir, { recursive: true });
     await Deno.writeTextFile(
       `${dir}/config.xml`,
-      config(dir, ports, options.place),
+      config(dir, ports, options),
     );
     const server = new ClickHouseServer(dir, ports);
     await server.restart();
@@ -311,8 +319,12 @@ export class ClickHouseServer extends Process {
 function config(
   dir: string,
   [http, tcp, interserver]: [number, number, number],
-  place: ClusterPlace | undefined,
+  options: ClickHouseServerOptions,
 ): string {
+  const place = options.place;
+  const compression = options.compression === "zstd"
+    ? "\n  <compression><case><min_part_size>0</min_part_size><min_part_size_ratio>0</min_part_size_ratio><method>zstd</method></case></compression>"
+    : "";
   const login = (user: string, password: string) =>
     `<${user}><password>${
       xml(password)
@@ -347,7 +359,7 @@ function config(
   <mark_cache_size>67108864</mark_cache_size>
   <users>${login("default", "")}${login(USER.name, USER.password)}</users>
   <profiles><default></default></profiles>
-  <quotas><default></default></quotas>${cluster}
+  <quotas><default></default></quotas>${cluster}${compression}
 </yandex>
 `;
 }
