@@ -157,6 +157,11 @@ function formatSeconds(seconds: number): string {
   return seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
 }
 
+/** Seconds rounded to microseconds, for figures that read well. */
+function microseconds(seconds: number): number {
+  return Math.round(seconds * 1e6) / 1e6;
+}
+
 /** Samples in ClickHouse, behind a stateless front end. */
 export class ClickHouseStorage implements Storage {
   /** Always `clickhouse`. */
@@ -334,9 +339,9 @@ export class ClickHouseStorage implements Storage {
       clickhouse_bytes_on_disk: this.#counted.bytes,
       clickhouse_inserts_total: inserts.inserts,
       clickhouse_insert_rows_total: inserts.rows,
-      clickhouse_insert_seconds_total: inserts.seconds,
+      clickhouse_insert_seconds_total: microseconds(inserts.seconds),
       clickhouse_insert_last_rows: inserts.lastRows,
-      clickhouse_insert_last_seconds: inserts.lastSeconds,
+      clickhouse_insert_last_seconds: microseconds(inserts.lastSeconds),
       clickhouse_insert_max_rows: inserts.maxRows,
       clickhouse_insert_errors_total: inserts.errors,
       clickhouse_insert_failed_rows_total: inserts.failedRows,
