@@ -367,10 +367,12 @@ export function serveHttp(
   }
 
   async function query(_request: Request, url: URL): Promise<Response> {
-    const params = await readParams(url, true);
+    const search = url.searchParams;
+    // Without both bounds, the range is that of the data.
+    const bounds = !search.get("from") || !search.get("to");
+    const params = await readParams(url, true, bounds);
     if (params instanceof Response) return params;
     const { matched, series } = params;
-    const search = url.searchParams;
     let from: number | undefined;
     let to: number | undefined;
     let step: number | undefined;
@@ -489,6 +491,7 @@ export function serveHttp(
   async function readParams(
     url: URL,
     required: boolean,
+    bounds = false,
   ): Promise<{ matched: number; series: SeriesInfo[] } | Response> {
     const search = url.searchParams;
     const source = search.get("match");
@@ -500,7 +503,7 @@ export function serveHttp(
       all = [...await querier.series()];
     } else {
       try {
-        all = [...await querier.series(new Pattern(source))];
+        all = [...await querier.series(new Pattern(source), { bounds })];
       } catch (error) {
         if (!(error instanceof SyntaxError)) throw error;
         const message = error.message;

@@ -82,6 +82,7 @@ export {
   type Querier,
   type RowCursor,
   type SeriesInfo,
+  type SeriesOptions,
   type Storage,
   StorageError,
   type StorageStats,

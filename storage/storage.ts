@@ -53,6 +53,18 @@ export interface SeriesInfo {
   readonly version?: number;
 }
 
+/** Options of {@linkcode Querier.series}. */
+export interface SeriesOptions {
+  /**
+   * Whether the caller needs each series' `first` and `last` timestamps: a
+   * backend that must read them (a remote database) leaves them out
+   * otherwise. A backend that knows them gives them either way.
+   *
+   * @default {false}
+   */
+  bounds?: boolean;
+}
+
 /**
  * The samples of some series, read a bounded number at a time: series by
  * series, each in timestamp order.
@@ -85,9 +97,13 @@ export interface Querier {
    * were first put.
    *
    * @param pattern Which series; all of them when `undefined`.
+   * @param options Whether their first and last timestamps are needed.
    * @returns The series, possibly a live view that sees series added later.
    */
-  series(pattern?: Pattern): MaybePromise<Iterable<SeriesInfo>>;
+  series(
+    pattern?: Pattern,
+    options?: SeriesOptions,
+  ): MaybePromise<Iterable<SeriesInfo>>;
   /**
    * Reads the samples of `series`, in their order, within a range and
    * rolled up or not.

@@ -19,7 +19,7 @@
 import { nextTurn } from "../../internal/turns.ts";
 import type { Pattern } from "../../store/pattern.ts";
 import type { QueryOptions } from "../../store/query.ts";
-import type { SeriesInfo } from "../storage.ts";
+import type { SeriesInfo, SeriesOptions } from "../storage.ts";
 import { StorageError } from "../storage.ts";
 import type { ClickHouseClient, ExternalTable, Settings } from "./_client.ts";
 import { ClickHouseCursor } from "./_cursor.ts";
@@ -87,14 +87,17 @@ export class ClickHouseQuerier {
   }
 
   /**
-   * The series a pattern matches, with their first and last timestamps, or
-   * every key, in first-put order.
+   * The series a pattern matches, or every series, in first-put order; with
+   * their first and last timestamps when asked (a query of their own).
    *
    * @returns The series.
    */
-  async series(pattern?: Pattern): Promise<SeriesInfo[]> {
+  async series(
+    pattern?: Pattern,
+    options: SeriesOptions = {},
+  ): Promise<SeriesInfo[]> {
     const keys = await this.keys(pattern);
-    if (pattern === undefined) return keys.map((key) => ({ key }));
+    if (!options.bounds) return keys.map((key) => ({ key }));
     if (keys.length === 0) return [];
     const reader = await this.#stream(
       `SELECT toUInt8(1), pos, first, last FROM (SELECT key, min(ts) AS first, max(ts) AS last FROM ${this.#layout.samples} WHERE ${IN_KEY_SET} GROUP BY key) ANY INNER JOIN ${KEY_SET} USING key`,
@@ -296,7 +299,9 @@ function aggregate(aggregation: string): string {
       return "argMax(v, ts)";
     case "min":
     case "max":
-      return `arrayReduce('${aggregation}', ${values})`;
+      // Of equal values the first counts, as in the built-in store: only 0
+      // and -0 differ while equal, so a 0 is the earliest of the zeros.
+      return `if(${aggregation}(v) = 0, argMinIf(v, ts, v = 0), ${aggregation}(v))`;
     case "sum":
       return `arraySum(${values})`;
     default:
