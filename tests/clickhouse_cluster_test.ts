@@ -182,6 +182,29 @@ Deno.test({
   async fn() {
     await using replicas = await cluster(2, 2);
     const [[entry], [first, second]] = replicas.servers;
+    const count = async (server: typeof first, database: string) =>
+      Number(
+        await server.query(`SELECT count() FROM ${database}.samples_local`),
+      );
+    {
+      // With a quorum of 2, both replicas of a shard hold a put once it is
+      // acknowledged.
+      await using quorum = await onClickHouse(entry.url("quorum"), {
+        cluster: replicas.name,
+        insertQuorum: 2,
+      });
+      const lines = Array.from({ length: 20 }, (_, i) => `put q${i} 1 1\n`);
+      deepEqual(await runScript(quorum.port, [lines.join("")]), [
+        "ok\n\n".repeat(lines.length),
+      ]);
+      let total = 0;
+      for (const [a, b] of replicas.servers) {
+        const held = await count(a, "quorum");
+        equal(await count(b, "quorum"), held);
+        total += held;
+      }
+      equal(total, lines.length);
+    }
     await using front = await onClickHouse(entry.url("replicas"), {
       cluster: replicas.name,
     });
@@ -212,11 +235,11 @@ Deno.test({
     await checkStored(front.port, load.acknowledged.slice(before));
     // What the killed replica had not passed on yet is back with it.
     await first.restart();
-    const count = async (server: typeof first) =>
-      Number(await server.query("SELECT count() FROM replicas.samples_local"));
     await within(
       (async () => {
-        while (await count(first) !== await count(second)) {
+        while (
+          await count(first, "replicas") !== await count(second, "replicas")
+        ) {
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
       })(),
