@@ -72,6 +72,8 @@ const HOSTILE_KEYS = [
   "/*comment*/",
   "`backtick`",
   "a[b]c",
+  // Longer than 127 bytes: its length takes two bytes in RowBinary.
+  `long.${"é".repeat(100)}.${"x".repeat(100)}`,
 ];
 
 Deno.test({
