@@ -182,18 +182,36 @@ export class ZooKeeper extends Process {
   async #ready(): Promise<void> {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && !this.exited) {
-      try {
-        using conn = await Deno.connect({ hostname: HOST, port: this.port });
-        await conn.write(new TextEncoder().encode("srvr"));
-        const answer = await new Response(conn.readable).text();
-        if (answer.includes("Mode: standalone")) return;
-      } catch {
-        // Not yet listening.
-      }
+      if ((await this.#ask("srvr")).includes("Mode: standalone")) return;
       await delay(100);
     }
     await this.kill();
     throw new Error(`ZooKeeper in ${this.#dir} did not start`);
+  }
+
+  /** Sends a four-letter command; its answer, or nothing within a second. */
+  async #ask(command: string): Promise<string> {
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({ hostname: HOST, port: this.port });
+    } catch {
+      return ""; // Not yet listening.
+    }
+    // A connection taken before ZooKeeper serves may never be answered.
+    const timer = setTimeout(() => conn.close(), 1_000);
+    try {
+      await conn.write(new TextEncoder().encode(command));
+      return await new Response(conn.readable).text();
+    } catch {
+      return "";
+    } finally {
+      clearTimeout(timer);
+      try {
+        conn.close();
+      } catch {
+        // Closed by the timer, or by ZooKeeper's answer.
+      }
+    }
   }
 }
 

@@ -163,3 +163,26 @@ export class ClickHouseProxy implements AsyncDisposable {
     });
   }
 }
+
+/**
+ * Waits until `condition` holds, looking every few milliseconds; a guard
+ * against hangs, not a speed limit.
+ *
+ * @param condition What to wait for.
+ * @param what What it is, for the message.
+ * @param ms How long at most.
+ * @throws {Error} When it does not hold within `ms`.
+ */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!await condition()) {
+    if (Date.now() > deadline) {
+      throw new Error(`${what}: not so within ${ms} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -10,7 +10,7 @@ import {
   testName,
   ZOOKEEPER_MISSING,
 } from "../bench/clickhouse_server.ts";
-import { builtIn, onClickHouse } from "./_clickhouse_front.ts";
+import { builtIn, onClickHouse, waitFor } from "./_clickhouse_front.ts";
 import { RawConnection, within } from "./_helpers.ts";
 import { compareSuite, runScript } from "./_protocol_suite.ts";
 
@@ -209,17 +209,12 @@ Deno.test({
       cluster: replicas.name,
     });
     const load = writeUnderLoad(front.port, 2);
-    while (load.acknowledged.length < 1_000) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitFor(() => load.acknowledged.length >= 1_000, "1,000 puts");
     // The replica that shard 2's reads and writes go to first.
     await first.kill();
     const before = load.acknowledged.length;
-    const untilAcknowledged = async (count: number) => {
-      while (load.acknowledged.length < count) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    };
+    const untilAcknowledged = (count: number) =>
+      waitFor(() => load.acknowledged.length >= count, `${count} puts`);
     // Writes go on: the puts in flight as the replica died may fail (two
     // chunks of 100 a writer), none after.
     await untilAcknowledged(before + 1_000);
@@ -235,16 +230,10 @@ Deno.test({
     await checkStored(front.port, load.acknowledged.slice(before));
     // What the killed replica had not passed on yet is back with it.
     await first.restart();
-    await within(
-      (async () => {
-        while (
-          await count(first, "replicas") !== await count(second, "replicas")
-        ) {
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-      })(),
+    await waitFor(
+      async () =>
+        await count(first, "replicas") === await count(second, "replicas"),
       "replication",
-      30_000,
     );
     await checkStored(front.port, load.acknowledged);
   },

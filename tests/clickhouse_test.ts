@@ -15,14 +15,13 @@ import {
   testName,
   USER,
 } from "../bench/clickhouse_server.ts";
-import { builtIn, ClickHouseProxy, onClickHouse } from "./_clickhouse_front.ts";
 import {
-  delay,
-  HOST,
-  RawConnection,
-  ServerProcess,
-  within,
-} from "./_helpers.ts";
+  builtIn,
+  ClickHouseProxy,
+  onClickHouse,
+  waitFor,
+} from "./_clickhouse_front.ts";
+import { HOST, RawConnection, ServerProcess } from "./_helpers.ts";
 import { compareSuite, runScript } from "./_protocol_suite.ts";
 
 /** A ClickHouse server in a temporary directory, for one test. */
@@ -321,14 +320,9 @@ Deno.test({
       onLog: (message) => logs.push(message),
     });
     // The first removal runs at start; it is done once it says so.
-    await within(
-      (async () => {
-        while (!logs.some((line) => line.includes("retention dropped"))) {
-          await delay(20);
-        }
-      })(),
+    await waitFor(
+      () => logs.some((line) => line.includes("retention dropped")),
       "the removal",
-      30_000,
     );
     const [answers] = await runScript(front.port, [
       `get *\nkeys **\nput late 1 ${now - 7200}\n`,
@@ -430,7 +424,10 @@ Deno.test({
     await waiting.send(
       Array.from({ length: 10 }, (_, i) => `put w ${i} ${i}\n`).join(""),
     );
-    while (front.stats().clickhouse_pending_rows < 10) await delay(5);
+    await waitFor(
+      () => front.stats().clickhouse_pending_rows === 10,
+      "10 rows pending",
+    );
     await using refused = await RawConnection.connect(front.port);
     await refused.send("put r 1 1\nping\n");
     equal(
@@ -458,7 +455,7 @@ Deno.test({
     await slow.send("get slow.key\nget fast.key\nping\n");
     let released = false;
     const slowAnswers = slow.answers(3).then((text) => ({ text, released }));
-    while (proxy.heldCount === 0) await delay(5);
+    await waitFor(() => proxy.heldCount > 0, "the read held");
     // Meanwhile another connection writes and reads.
     deepEqual(
       await runScript(front.port, ["put fast.key 3 3\nget fast.key\nping\n"]),
@@ -491,7 +488,7 @@ Deno.test({
       statsInterval: 50,
     });
     await runScript(front.port, ["put a 1 1\nput b 2 2\nput a 3 3\n"]);
-    while (front.stats().series < 2) await delay(10);
+    await waitFor(() => front.stats().series === 2, "the figures counted");
     const stats = front.stats();
     equal(stats.series, 2);
     equal(stats.samples, 3);
@@ -604,7 +601,7 @@ Deno.test({
     };
     const writers = [0, 1, 2, 3].map(writer);
     try {
-      while (acknowledged.length < 20_000) await delay(5);
+      await waitFor(() => acknowledged.length >= 20_000, "20,000 puts");
     } finally {
       front.child.kill("SIGKILL");
       await Promise.all(writers);

@@ -55,6 +55,8 @@ export class ClickHouseAppender implements Appender {
   #alone = false;
 
   /**
+   * Creates an appender.
+   *
    * @param context What the backend's appenders share.
    */
   constructor(context: AppenderContext) {

@@ -80,6 +80,8 @@ export class ClickHouseError extends Error {
   readonly code: number | undefined;
 
   /**
+   * Creates the error.
+   *
    * @param message What went wrong.
    * @param code ClickHouse's error code, if any.
    */
@@ -152,6 +154,8 @@ export class ClickHouseClient {
   #http: Deno.HttpClient;
 
   /**
+   * Creates a client with a pool of its own.
+   *
    * @param address Where ClickHouse is.
    * @param timeout Milliseconds to wait for an answer.
    */

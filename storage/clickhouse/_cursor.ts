@@ -40,6 +40,8 @@ export class ClickHouseCursor implements RowCursor {
   #closed = false;
 
   /**
+   * Creates a cursor; the first query starts at the first read.
+   *
    * @param series The series to read, in order.
    * @param open Runs the query of a group.
    * @param failure Wraps errors.

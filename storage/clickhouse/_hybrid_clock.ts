@@ -42,6 +42,8 @@ export class HybridClock {
   #now: () => number;
 
   /**
+   * Creates a clock.
+   *
    * @param node This front end's number, from 0 to 1023.
    * @param now The wall clock in milliseconds.
    * @throws {RangeError} When the number is out of range.

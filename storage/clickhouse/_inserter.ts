@@ -87,6 +87,8 @@ export class Inserter {
   #loggedAt = -Infinity;
 
   /**
+   * Creates the inserter of one table.
+   *
    * @param client Where to insert.
    * @param options The table, the batch sizes and the limits.
    */

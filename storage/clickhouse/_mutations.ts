@@ -31,6 +31,8 @@ export class Mutations {
   #layout: Layout;
 
   /**
+   * Creates the mutations of one backend.
+   *
    * @param client The connection.
    * @param layout Where the tables are.
    */

@@ -54,6 +54,8 @@ export class ClickHouseQuerier {
   #onError: () => void;
 
   /**
+   * Creates the querier of one backend.
+   *
    * @param client The connection.
    * @param layout Where the tables are.
    * @param onError Counts failed reads.

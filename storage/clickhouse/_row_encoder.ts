@@ -25,6 +25,8 @@ export class RowEncoder {
   rows = 0;
 
   /**
+   * Creates an empty encoder.
+   *
    * @param capacity The bytes to start with.
    */
   constructor(capacity = FIRST_CAPACITY) {

@@ -44,6 +44,8 @@ export class RowReader {
   #control: AnswerControl;
 
   /**
+   * Reads `body`.
+   *
    * @param body The answer's body.
    * @param control Stops the request, and says how long to wait.
    */
