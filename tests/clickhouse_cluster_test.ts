@@ -28,6 +28,7 @@ async function cluster(
       ...started,
       async [Symbol.asyncDispose]() {
         await started[Symbol.asyncDispose]();
+        await Deno.remove(dir, { recursive: true });
       },
     };
   } catch (error) {
