@@ -90,6 +90,27 @@ export interface RunServerOptions extends
   httpHosts?: string[];
 }
 
+/** Opens where samples are kept: ClickHouse, a data directory or memory. */
+async function openBackend(
+  options: Pick<
+    RunServerOptions,
+    "data" | "clickhouse" | "fsync" | "compactBytes" | "retention"
+  >,
+): Promise<Storage> {
+  const { data, clickhouse, fsync, compactBytes, retention } = options;
+  if (clickhouse !== undefined) {
+    if (data !== undefined) {
+      throw new TypeError(
+        "Cannot keep samples both in ClickHouse and in a data directory",
+      );
+    }
+    return await openClickHouse(clickhouse, retention);
+  }
+  return data === undefined
+    ? new LocalStorage({ retention })
+    : await openStorage(data, { fsync, compactBytes, retention });
+}
+
 /** Opens the ClickHouse backend, and says where samples go. */
 async function openClickHouse(
   options: NonNullable<RunServerOptions["clickhouse"]>,
@@ -142,12 +163,13 @@ export async function runServer(
   port: number = DEFAULT_PORT,
   options: RunServerOptions = {},
 ): Promise<void> {
+  // What is not the storage's nor HTTP's goes to serve().
   const {
-    data,
-    clickhouse,
-    fsync,
-    compactBytes,
-    retention,
+    data: _data,
+    clickhouse: _clickhouse,
+    fsync: _fsync,
+    compactBytes: _compactBytes,
+    retention: _retention,
     http,
     httpHosts,
     ...serveOptions
@@ -158,16 +180,7 @@ export async function runServer(
   for (const signal of signals) Deno.addSignalListener(signal, stop);
   let storage: Storage | undefined;
   try {
-    if (clickhouse !== undefined && data !== undefined) {
-      throw new TypeError(
-        "Cannot keep samples both in ClickHouse and in a data directory",
-      );
-    }
-    storage = clickhouse !== undefined
-      ? await openClickHouse(clickhouse, retention)
-      : data === undefined
-      ? new LocalStorage({ retention })
-      : await openStorage(data, { fsync, compactBytes, retention });
+    storage = await openBackend(options);
     const httpAddress = http === false ? undefined : {
       hostname: http?.hostname ?? DEFAULT_HTTP_HOSTNAME,
       port: http?.port ?? DEFAULT_HTTP_PORT,
