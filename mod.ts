@@ -99,15 +99,25 @@ export {
   type RowSink,
 } from "./store/query.ts";
 export { formatValue } from "./protocol/format_value.ts";
-export type {
-  Appender,
-  MaybePromise,
-  Querier,
-  RowCursor,
-  SeriesInfo,
-  Storage,
-  StorageStats,
+export {
+  type Appender,
+  failureMessage,
+  type MaybePromise,
+  type Querier,
+  type RowCursor,
+  type SeriesInfo,
+  type SeriesOptions,
+  type Storage,
+  StorageError,
+  type StorageStats,
 } from "./storage/storage.ts";
+export {
+  type ClickHouseOptions,
+  ClickHouseStorage,
+  DEFAULT_BATCH_MS,
+  DEFAULT_BATCH_ROWS,
+  DEFAULT_CLICKHOUSE_TIMEOUT,
+} from "./storage/clickhouse.ts";
 export {
   LocalStorage,
   type LocalStorageOptions,

@@ -22,6 +22,9 @@
  * - `graphite`: Graphite plaintext lines streamed over as many connections
  *   as put's, beside puts with 64 in flight, with `--memory` and
  *   `--fsync everysec`.
+ * - `clickhouse`: front ends over a ClickHouse server beside `--memory`:
+ *   puts through one and two front ends, get and query latency, and the
+ *   bytes a sample takes in ClickHouse (skipped without clickhouse-server).
  *
  * Flags: `--duration` seconds measured per figure (3), `--warmup` seconds
  * before each (1), `--connections` of the throughput workloads (16),
@@ -42,6 +45,7 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs, readCount, readNumber, UsageError } from "../cli/flags.ts";
 import { measureBackpressure } from "./backpressure.ts";
+import { measureClickHouse } from "./clickhouse.ts";
 import { measureClient } from "./client_pipelining.ts";
 import { measureComplexity } from "./complexity.ts";
 import { measureDurability } from "./durability.ts";
@@ -73,6 +77,7 @@ const SECTIONS = [
   "durability",
   "render",
   "graphite",
+  "clickhouse",
 ] as const;
 type Section = typeof SECTIONS[number];
 /** The sections measured on one Pulse server, its get key prefilled. */
@@ -348,6 +353,12 @@ async function run(options: MainOptions): Promise<void> {
       report.push(
         "## Graphite ingest\n\n" +
           await measureGraphite(PULSE, options, progress),
+      );
+    }
+    if (hasPulse && sections.has("clickhouse")) {
+      report.push(
+        "## ClickHouse\n\n" +
+          await measureClickHouse(PULSE, options, progress),
       );
     }
   } finally {

@@ -17,6 +17,7 @@
 import { describe } from "../internal/describe.ts";
 import { EventLoopTurns, nextTurn } from "../internal/turns.ts";
 import type { SampleBatch } from "../storage/sample_batch.ts";
+import { failureMessage } from "../storage/storage.ts";
 import { fail } from "./_json.ts";
 import { type PutBodyError, PutBodyParser } from "./put_body.ts";
 import type { Route, RouteContext } from "./router.ts";
@@ -31,7 +32,6 @@ const SLICE_MS = 10;
 // Seconds a client refused for want of room is told to wait.
 const RETRY_AFTER_SECONDS = 1;
 // How the local backend, and any other, says the log cannot be written.
-const LOG_FAILURE = "cannot write the log";
 const NO_SAMPLES =
   "the body holds no samples: send lines of <key> <value> [<timestamp>]";
 
@@ -167,12 +167,14 @@ async function store(
   }
   if (refused !== undefined) {
     appender.rollback();
-    return fail(refused.startsWith(LOG_FAILURE) ? 503 : 400, refused);
+    // A backend that cannot store now says "cannot ..."; a sample outside
+    // the retention window is the client's to fix.
+    return fail(refused.startsWith("cannot ") ? 503 : 400, refused);
   }
   try {
     await appender.commit();
   } catch (error) {
-    return fail(503, `${LOG_FAILURE}: ${describe(error)}`);
+    return fail(503, failureMessage(error));
   }
   context.counters.samplesPut += batch.length;
   return new Response(null, { status: 204 });

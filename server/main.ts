@@ -33,6 +33,7 @@ import {
 import { VERSION } from "../internal/version.ts";
 import { FSYNC_POLICIES, type FsyncPolicy } from "../persist/journal.ts";
 import { LogFile, STDERR } from "./log_file.ts";
+import { DEFAULT_BATCH_MS, DEFAULT_BATCH_ROWS } from "../storage/clickhouse.ts";
 import { runServer, type RunServerOptions } from "./run_server.ts";
 import {
   DEFAULT_HOSTNAME,
@@ -52,6 +53,18 @@ Options:
   --data DIR             keep samples in DIR (default ./data)
   --memory               keep samples in memory only, as the course's server
                          does (not with --data)
+  --clickhouse URL       keep samples in ClickHouse, http://[user:pass@]host:8123/db:
+                         a stateless front end, with no --data or --memory
+  --clickhouse-cluster NAME
+                         shard over this cluster of ClickHouse's remote_servers
+  --clickhouse-timeout DURATION
+                         answer errors when ClickHouse takes longer (default 10s)
+  --clickhouse-insert-quorum N
+                         on replicas, answer a put once N replicas have it (default 1)
+  --clickhouse-batch-rows N
+                         send puts to ClickHouse once N wait (default ${DEFAULT_BATCH_ROWS})
+  --clickhouse-batch-ms N
+                         or once the first has waited N ms (default ${DEFAULT_BATCH_MS})
   --fsync POLICY         always: answer puts once on disk; everysec: fsync every
                          second; no: leave it to the OS (default everysec)
   --compact-bytes SIZE   compact the log into a snapshot past SIZE, once it holds
@@ -101,6 +114,12 @@ const FLAGS = {
     "hostname",
     "port",
     "data",
+    "clickhouse",
+    "clickhouse-cluster",
+    "clickhouse-timeout",
+    "clickhouse-insert-quorum",
+    "clickhouse-batch-rows",
+    "clickhouse-batch-ms",
     "fsync",
     "compact-bytes",
     "retention",
@@ -128,7 +147,6 @@ const FLAGS = {
   default: {
     hostname: DEFAULT_HOSTNAME,
     port: String(DEFAULT_PORT),
-    fsync: "everysec",
     log: STDERR,
     "log-level": "info",
   },
@@ -190,6 +208,54 @@ async function pemFile(
 }
 
 /**
+ * Reads the ClickHouse flags: `--clickhouse` makes the server a front end
+ * with no storage of its own, so the flags of one are refused beside it.
+ *
+ * @throws {UsageError} On a flag that does not go with the others.
+ */
+function clickhouseOptions(flags: Flags): RunServerOptions["clickhouse"] {
+  const url = flags.clickhouse;
+  if (url === undefined) {
+    const stray = FLAGS.string.find((flag) =>
+      flag.startsWith("clickhouse-") && flags[flag] !== undefined
+    );
+    if (stray !== undefined) {
+      throw new UsageError(`--${stray} goes with --clickhouse URL`);
+    }
+    return undefined;
+  }
+  for (const flag of ["memory", "data", "fsync", "compact-bytes"] as const) {
+    if (flags[flag] !== undefined && flags[flag] !== false) {
+      throw new UsageError(
+        `Cannot use --${flag} with --clickhouse: samples are kept in ClickHouse`,
+      );
+    }
+  }
+  const optional = <T>(text: string | undefined, read: (text: string) => T) =>
+    text === undefined ? undefined : read(text);
+  return {
+    url,
+    cluster: flags["clickhouse-cluster"],
+    timeout: optional(
+      flags["clickhouse-timeout"],
+      (text) => readDuration("--clickhouse-timeout", text, { min: 1 }),
+    ),
+    insertQuorum: optional(
+      flags["clickhouse-insert-quorum"],
+      (text) => readCount("--clickhouse-insert-quorum", text, { min: 1 }),
+    ),
+    batchRows: optional(
+      flags["clickhouse-batch-rows"],
+      (text) => readCount("--clickhouse-batch-rows", text, { min: 1 }),
+    ),
+    batchMs: optional(
+      flags["clickhouse-batch-ms"],
+      (text) => readCount("--clickhouse-batch-ms", text),
+    ),
+  };
+}
+
+/**
  * Turns the flags into what {@linkcode runServer} takes; 0 is refused
  * where it would make the server useless.
  *
@@ -211,7 +277,8 @@ async function plan(flags: Flags): Promise<Plan> {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
   }
   const port = readCount("--port", flags.port, { max: 65535 });
-  const fsync = flags.fsync as FsyncPolicy;
+  const clickhouse = clickhouseOptions(flags);
+  const fsync = (flags.fsync ?? "everysec") as FsyncPolicy;
   if (!FSYNC_POLICIES.includes(fsync)) {
     throw new UsageError("--fsync must be always, everysec or no");
   }
@@ -226,7 +293,10 @@ async function plan(flags: Flags): Promise<Plan> {
     (text) => readDuration("--retention", text, { min: 1000 }) / 1000,
   );
   const options: RunServerOptions = {
-    data: flags.memory ? undefined : flags.data ?? "./data",
+    data: flags.memory || clickhouse !== undefined
+      ? undefined
+      : flags.data ?? "./data",
+    clickhouse,
     fsync,
     compactBytes: optional(
       flags["compact-bytes"],

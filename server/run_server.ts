@@ -21,6 +21,10 @@ import {
 } from "../graphite/run_graphite.ts";
 import { type Logger, SILENT } from "../internal/logger.ts";
 import type { FsyncPolicy } from "../persist/journal.ts";
+import {
+  type ClickHouseOptions,
+  ClickHouseStorage,
+} from "../storage/clickhouse.ts";
 import { LocalStorage, openStorage } from "../storage/local.ts";
 import type { Storage } from "../storage/storage.ts";
 import { descriptorLimit, formatAddress } from "./accept.ts";
@@ -63,6 +67,19 @@ export interface RunServerOptions extends
    * @default {undefined}
    */
   data?: string;
+  /**
+   * Keep samples in ClickHouse instead, at `url`
+   * (`http://[user:pass@]host:8123/<database>`), with no data directory:
+   * the server is then a stateless front end. See docs/SCALING.md.
+   *
+   * @default {undefined}
+   */
+  clickhouse?:
+    & { url: string }
+    & Pick<
+      ClickHouseOptions,
+      "cluster" | "timeout" | "insertQuorum" | "batchRows" | "batchMs"
+    >;
   /**
    * When the log is fsynced, with a data directory.
    *
@@ -258,16 +275,18 @@ export async function runServer(
   port: number = DEFAULT_PORT,
   options: RunServerOptions = {},
 ): Promise<void> {
+  // What serve() does not take: the backend's, HTTP's and Graphite's.
   const {
-    data,
-    fsync,
-    compactBytes,
-    retention,
+    data: _data,
+    fsync: _fsync,
+    compactBytes: _compactBytes,
+    retention: _retention,
     http,
     httpHosts: _hosts,
     graphite: _graphite,
     pickle: _pickle,
     graphiteMaxConnections: _graphiteMaxConnections,
+    clickhouse: _clickhouse,
     ...rest
   } = options;
   const logger = options.logger ?? SILENT;
@@ -294,9 +313,7 @@ export async function runServer(
     if (httpAddress !== undefined) {
       httpReserved = reserveHttp(httpAddress, http !== undefined);
     }
-    storage = data === undefined
-      ? new LocalStorage({ retention, logger })
-      : await openStorage(data, { fsync, compactBytes, retention, logger });
+    storage = await openBackend({ ...options, logger });
     let graphite: GraphiteServer | undefined;
     const server = serveListener(listener, {
       ...rest,
@@ -349,4 +366,47 @@ export async function runServer(
     msg: "stopped: every answer written, the log committed",
     done: true,
   });
+}
+
+/**
+ * Opens where samples are kept: ClickHouse, a data directory, or memory.
+ *
+ * @throws {TypeError} When both ClickHouse and a data directory are given.
+ */
+async function openBackend(
+  options:
+    & Pick<
+      RunServerOptions,
+      "data" | "clickhouse" | "fsync" | "compactBytes" | "retention"
+    >
+    & { logger: Logger },
+): Promise<Storage> {
+  const { data, clickhouse, fsync, compactBytes, retention, logger } = options;
+  if (clickhouse === undefined) {
+    return data === undefined
+      ? new LocalStorage({ retention, logger })
+      : await openStorage(data, { fsync, compactBytes, retention, logger });
+  }
+  if (data !== undefined) {
+    throw new TypeError(
+      "Cannot keep samples both in ClickHouse and in a data directory",
+    );
+  }
+  const { url, ...rest } = clickhouse;
+  const storage = await ClickHouseStorage.open(url, {
+    ...rest,
+    retention,
+    onLog: (message) => logger.warn("clickhouse", { msg: message }),
+  });
+  logger.info("restore", {
+    backend: "clickhouse",
+    addr: storage.address,
+    cluster: storage.cluster,
+  });
+  console.error(
+    `pulse: keeping samples in ClickHouse at ${storage.address}${
+      storage.cluster === undefined ? "" : ` (cluster ${storage.cluster})`
+    }`,
+  );
+  return storage;
 }

@@ -26,13 +26,15 @@ import {
   type RequestParser,
   WRONG_COMMAND,
 } from "../protocol/request.ts";
-import type {
-  Appender,
-  MaybePromise,
-  Querier,
-  RowCursor,
-  SeriesInfo,
-  Storage,
+import {
+  type Appender,
+  failureMessage,
+  type MaybePromise,
+  type Querier,
+  type RowCursor,
+  type SeriesInfo,
+  type Storage,
+  StorageError,
 } from "../storage/storage.ts";
 import type { Logger } from "../internal/logger.ts";
 import {
@@ -131,6 +133,11 @@ class Session {
   // Answers of changes whose commit is still to come, when changes take
   // effect only then: where they start, where they end, how many they are.
   #uncommitted: number[] = [];
+  // The cursor of the answer being streamed, closed if the session ends
+  // first; and how many times answers were handed over, to tell whether an
+  // answer that fails has been sent in part.
+  #cursor: RowCursor | undefined;
+  #handedOver = 0;
   #sink = (key: string, value: number, timestamp: number) =>
     this.#out.sample(key, value, timestamp);
 
@@ -177,6 +184,7 @@ class Session {
       }
     } finally {
       this.#appender.rollback();
+      this.#cursor?.close();
     }
     const draining = this.#outbox.drain(0);
     if (draining !== undefined) await draining;
@@ -202,11 +210,27 @@ class Session {
         // A client reads what it wrote: its changes take effect first.
         await this.#commit();
       }
-      const rest = this.#execute(request, i);
-      if (rest !== undefined) {
-        // Most answers are done in one step: no need to wait for anything.
-        const done = rest();
-        if (done !== true) await this.#stream(rest, done);
+      const answerStart = out.length;
+      const handedOver = this.#handedOver;
+      try {
+        const rest = this.#execute(request, i);
+        if (rest !== undefined) {
+          // Most answers are done in one step: no need to wait for anything.
+          const done = rest();
+          if (done !== true) await this.#stream(rest, done);
+        }
+      } catch (error) {
+        // A backend that could not read answers an error in place of the
+        // answer, unless part of it is sent: then the connection closes.
+        if (
+          !(error instanceof StorageError) || this.#handedOver !== handedOver
+        ) {
+          throw error;
+        }
+        const before = out.bytes().slice(0, answerStart);
+        out.reset();
+        out.raw(before);
+        this.#fail(failureMessage(error));
       }
       // The lines after `quit` are not run.
       if (this.#quitting) break;
@@ -464,6 +488,7 @@ class Session {
       return this.#later(series.then((found) => this.#rows(found, options)));
     }
     const cursor: RowCursor = this.#querier.read(series, options);
+    this.#cursor = cursor;
     const out = this.#out;
     const ended = (done: boolean) => {
       if (done) out.end();
@@ -510,7 +535,7 @@ class Session {
           return COMPLETE;
         },
         (error) => {
-          this.#fail(`cannot write the log: ${describe(error)}`);
+          this.#fail(failureMessage(error));
           return COMPLETE;
         },
       ));
@@ -560,7 +585,7 @@ class Session {
     } catch (error) {
       this.#out.failAt(
         this.#uncommitted,
-        `cannot write the log: ${describe(error)}`,
+        failureMessage(error),
       );
       const counters = this.#context.counters;
       for (let i = 2; i < this.#uncommitted.length; i += 3) {
@@ -581,6 +606,7 @@ class Session {
       this.#context.counters.bytesOut += out.length;
       this.#state.bytesOut += out.length;
       this.#outbox.send(out.take());
+      this.#handedOver++;
     }
     const draining = this.#outbox.drain();
     if (draining !== undefined) await draining;

@@ -24,6 +24,7 @@
  * @module
  */
 
+import { describe } from "../internal/describe.ts";
 import type { Pattern } from "../store/pattern.ts";
 import type { QueryOptions, RowSink } from "../store/query.ts";
 import type { SampleBatch } from "./sample_batch.ts";
@@ -50,6 +51,18 @@ export interface SeriesInfo {
    * stands still.
    */
   readonly version?: number;
+}
+
+/** Options of {@linkcode Querier.series}. */
+export interface SeriesOptions {
+  /**
+   * Whether the caller needs each series' `first` and `last` timestamps: a
+   * backend that must read them (a remote database) leaves them out
+   * otherwise. A backend that knows them gives them either way.
+   *
+   * @default {false}
+   */
+  bounds?: boolean;
 }
 
 /**
@@ -84,9 +97,13 @@ export interface Querier {
    * were first put.
    *
    * @param pattern Which series; all of them when `undefined`.
+   * @param options Whether their first and last timestamps are needed.
    * @returns The series, possibly a live view that sees series added later.
    */
-  series(pattern?: Pattern): MaybePromise<Iterable<SeriesInfo>>;
+  series(
+    pattern?: Pattern,
+    options?: SeriesOptions,
+  ): MaybePromise<Iterable<SeriesInfo>>;
   /**
    * Reads the samples of `series`, in their order, within a range and
    * rolled up or not.
@@ -161,6 +178,50 @@ export interface Appender {
   commit(): Promise<void> | undefined;
   /** Forgets the changes since the last commit, where they are deferred. */
   rollback(): void;
+}
+
+/**
+ * What a backend throws, or rejects with, when it cannot do what was asked
+ * for a reason of its own (a remote database that is down or too slow),
+ * rather than because of the request. Its message says it all, and is what
+ * the client is answered: front doors answer other errors of a write as
+ * `cannot write the log: ...`.
+ *
+ * @example Usage
+ * ```ts
+ * import { failureMessage, StorageError } from "./storage.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const error = new StorageError("Cannot store in ClickHouse: no answer");
+ * equal(failureMessage(error), "cannot store in ClickHouse: no answer");
+ * equal(failureMessage(new Error("No space left")), "cannot write the log: no space left");
+ * ```
+ */
+export class StorageError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message The whole reason, such as `Cannot store in ClickHouse:
+   * no answer within 10s`.
+   * @param options The cause.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StorageError";
+  }
+}
+
+/**
+ * The error answer for a change or read that failed: a
+ * {@linkcode StorageError}'s own message, else the log's.
+ *
+ * @param error What the backend threw or rejected with.
+ * @returns The message, lower-cased at its start as answers are.
+ */
+export function failureMessage(error: unknown): string {
+  return error instanceof StorageError
+    ? describe(error)
+    : `cannot write the log: ${describe(error)}`;
 }
 
 /** A backend's figures, by name, for `stats` and `/metrics`. */

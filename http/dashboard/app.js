@@ -958,6 +958,36 @@ async function refreshChart(chart, from, to) {
   }
 }
 
+/** The ClickHouse backend's inserts at the last refresh. */
+let previousInserts = { inserts: 0, rows: 0, seconds: 0, errors: 0 };
+
+/**
+ * Shows, with the ClickHouse backend, its batches since the last refresh:
+ * rows per insert, insert latency and failed inserts.
+ *
+ * @param {Record<string, number>} stats The server's figures.
+ */
+function showInserts(stats) {
+  if (stats.clickhouse_inserts_total === undefined) return;
+  const now = {
+    inserts: stats.clickhouse_inserts_total,
+    rows: stats.clickhouse_insert_rows_total,
+    seconds: stats.clickhouse_insert_seconds_total,
+    errors: stats.clickhouse_insert_errors_total,
+  };
+  const inserts = now.inserts - previousInserts.inserts;
+  const errors = now.errors - previousInserts.errors;
+  const batch = inserts > 0
+    ? formatNumber((now.rows - previousInserts.rows) / inserts) + " rows, " +
+      formatNumber((now.seconds - previousInserts.seconds) / inserts * 1000) +
+      " ms"
+    : "idle";
+  $("inserts").textContent = batch +
+    (errors > 0 ? ", " + formatCount(errors) + " failed" : "");
+  $("clickhouse").hidden = false;
+  previousInserts = now;
+}
+
 async function refreshStats() {
   const stats = await api("/api/stats");
   $("samples").textContent = formatCount(stats.samples);
@@ -972,6 +1002,7 @@ async function refreshStats() {
     $("rate").textContent = formatNumber(rate) + "/s";
   }
   previous = { time: now, puts };
+  showInserts(stats);
   if (stats.series !== knownSeries) {
     /** @type {{ series: { key: string }[] }} */
     const body = await api("/api/keys");

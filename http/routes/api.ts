@@ -90,7 +90,11 @@ async function query(
   url: URL,
   context: RouteContext,
 ): Promise<Response> {
-  const matched = await readMatched(url, context, true);
+  // Without both from and to, the range is that of the data: a backend
+  // reads the series' first and last timestamps only then.
+  const search = url.searchParams;
+  const bounds = !search.get("from") || !search.get("to");
+  const matched = await readMatched(url, context, true, bounds);
   if (matched instanceof Response) return matched;
   let params: QueryParams;
   try {
@@ -134,6 +138,7 @@ async function readMatched(
   url: URL,
   context: RouteContext,
   required: boolean,
+  bounds = false,
 ): Promise<Matched | Response> {
   const search = url.searchParams;
   const source = search.get("match");
@@ -154,7 +159,7 @@ async function readMatched(
       `invalid match: ${source}: ${message.slice(message.indexOf(": ") + 2)}`,
     );
   }
-  const all = [...await context.storage.querier.series(pattern)];
+  const all = [...await context.storage.querier.series(pattern, { bounds })];
   return {
     matched: all.length,
     series: limit === undefined ? all : all.slice(0, limit),
