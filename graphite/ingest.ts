@@ -16,6 +16,7 @@ import {
   type AcceptLoop,
   formatAddress,
 } from "../server/accept.ts";
+import { sweepIdle } from "../server/idle_sweep.ts";
 import type { Storage } from "../storage/storage.ts";
 import {
   type ConnectionState,
@@ -217,7 +218,7 @@ class Graphite implements GraphiteServer {
   #socket: Deno.DatagramConn | undefined;
   #receiving: Promise<void> | undefined;
   #connections = new Set<Connection>();
-  #idleTimer: ReturnType<typeof setInterval> | undefined;
+  #stopSweep: (() => void) | undefined;
   #closing = false;
   #shutdown: Promise<void> | undefined;
   #signal: AbortSignal | undefined;
@@ -268,7 +269,9 @@ class Graphite implements GraphiteServer {
       this.#receiving,
     ]).then(() => {});
     const idleTimeout = options.idleTimeout ?? 0;
-    if (idleTimeout > 0) this.#watchIdle(idleTimeout);
+    if (idleTimeout > 0) {
+      this.#stopSweep = sweepIdle(this.#connections, { idleTimeout });
+    }
     this.#signal = options.signal;
     if (this.#signal?.aborted) this.shutdown();
     else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
@@ -347,7 +350,7 @@ class Graphite implements GraphiteServer {
   async #stop(): Promise<void> {
     this.#closing = true;
     this.#signal?.removeEventListener("abort", this.#onAbort);
-    clearInterval(this.#idleTimer);
+    this.#stopSweep?.();
     this.#turns.close();
     this.#closeListeners();
     // Nothing is owed to a sender: a session stores the chunk it holds, then
@@ -371,28 +374,5 @@ class Graphite implements GraphiteServer {
     } finally {
       this.#connections.delete(connection);
     }
-  }
-
-  /**
-   * Closes connections that send nothing for `idleTimeout`: each sweep
-   * notes every connection's activity, and one that stood still for the
-   * whole timeout is closed.
-   */
-  #watchIdle(idleTimeout: number): void {
-    const seen = new Map<Connection, { activity: number; since: number }>();
-    this.#idleTimer = setInterval(() => {
-      const now = Date.now();
-      for (const connection of this.#connections) {
-        const last = seen.get(connection);
-        if (last === undefined || last.activity !== connection.activity) {
-          seen.set(connection, { activity: connection.activity, since: now });
-        } else if (now - last.since >= idleTimeout) {
-          connection.conn.close();
-        }
-      }
-      for (const connection of seen.keys()) {
-        if (!this.#connections.has(connection)) seen.delete(connection);
-      }
-    }, Math.max(10, Math.min(idleTimeout / 4, 1_000)));
   }
 }

@@ -22,6 +22,7 @@ import {
   formatAddress,
   type RefusalReason,
 } from "./accept.ts";
+import { sweepIdle } from "./idle_sweep.ts";
 import {
   type CloseReason,
   type ConnectionInfo,
@@ -376,7 +377,7 @@ class TcpServer implements Server {
   #listener: Deno.Listener;
   #accepting: AcceptLoop;
   #context: SessionContext;
-  #idleTimer: ReturnType<typeof setInterval> | undefined;
+  #stopSweep: (() => void) | undefined;
   #closing = false;
   #shutdown: Promise<void> | undefined;
   #shutdownBy: ConnectionInfo | undefined;
@@ -413,7 +414,14 @@ class TcpServer implements Server {
     });
     this.finished = this.#accepting.finished;
     const idleTimeout = options.idleTimeout ?? 0;
-    if (idleTimeout > 0) this.#watchIdle(idleTimeout);
+    if (idleTimeout > 0) {
+      this.#stopSweep = sweepIdle(this.#connections, {
+        idleTimeout,
+        onIdle: (connection) => {
+          connection.reason ??= "idle";
+        },
+      });
+    }
     this.#signal = options.signal;
     if (this.#signal?.aborted) this.shutdown();
     else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
@@ -497,7 +505,7 @@ class TcpServer implements Server {
     this.#closing = true;
     this.#logShutdown();
     this.#signal?.removeEventListener("abort", this.#onAbort);
-    clearInterval(this.#idleTimer);
+    this.#stopSweep?.();
     this.#turns.close();
     this.#listener.close();
     for (const connection of this.#connections) {
@@ -577,29 +585,5 @@ class TcpServer implements Server {
       bytes_out: info.bytesOut,
       seconds: Math.round(Date.now() - info.opened) / 1000,
     });
-  }
-
-  /**
-   * Closes connections that neither send nor take anything for
-   * `idleTimeout`: each sweep notes every connection's activity, and one
-   * that stood still for the whole timeout is closed.
-   */
-  #watchIdle(idleTimeout: number): void {
-    const seen = new Map<ConnectionInfo, { activity: number; since: number }>();
-    this.#idleTimer = setInterval(() => {
-      const now = Date.now();
-      for (const connection of this.#connections) {
-        const last = seen.get(connection);
-        if (last === undefined || last.activity !== connection.activity) {
-          seen.set(connection, { activity: connection.activity, since: now });
-        } else if (now - last.since >= idleTimeout) {
-          connection.reason ??= "idle";
-          connection.conn.close();
-        }
-      }
-      for (const connection of seen.keys()) {
-        if (!this.#connections.has(connection)) seen.delete(connection);
-      }
-    }, Math.max(10, Math.min(idleTimeout / 4, 1_000)));
   }
 }
