@@ -34,8 +34,12 @@ export {
   Client,
   ClientError,
   type ClientOptions,
+  type PutLinesOptions,
+  type PutLinesReport,
   type QueryRange,
+  type SampleLine,
   type Samples,
+  type TimeRange,
 } from "./client.ts";
 export {
   DEFAULT_HOSTNAME,
@@ -85,6 +89,7 @@ export type {
   RowCursor,
   SeriesInfo,
   Storage,
+  StorageSnapshot,
   StorageStats,
 } from "./storage/storage.ts";
 export {
