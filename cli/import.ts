@@ -17,6 +17,25 @@ import { checkNoFormat, counted, secondsSince } from "./_transfer.ts";
 const REASONS_SHOWN = 10;
 const NUMBERS_SHOWN = 20;
 
+/**
+ * The refused lines of lowest number, with their reasons: answers of the
+ * server come after the lines refused unsent, so they arrive out of order.
+ */
+class FirstRefused {
+  readonly lines: [line: number, reason: string][] = [];
+
+  add(line: number, reason: string): void {
+    const lines = this.lines;
+    if (lines.length === NUMBERS_SHOWN && line > lines[NUMBERS_SHOWN - 1][0]) {
+      return;
+    }
+    let i = lines.length;
+    while (i > 0 && lines[i - 1][0] > line) i--;
+    lines.splice(i, 0, [line, reason]);
+    if (lines.length > NUMBERS_SHOWN) lines.pop();
+  }
+}
+
 /** Where the lines come from, and their size when it is known. */
 async function openSource(
   path: string,
@@ -39,25 +58,22 @@ async function importLines(context: Context): Promise<string> {
   const progress = Deno.stderr.isTerminal()
     ? new Progress("import", "lines", size)
     : undefined;
-  const reasons: string[] = [];
-  const numbers: number[] = [];
+  const first = new FirstRefused();
   const started = performance.now();
   let report;
   try {
     report = await context.client.putLines(source, {
-      onRefused(line, reason) {
-        if (reasons.length < REASONS_SHOWN) {
-          reasons.push(`pulse: line ${line}: ${reason}`);
-        }
-        if (numbers.length < NUMBERS_SHOWN) numbers.push(line);
-      },
+      onRefused: (line, reason) => first.add(line, reason),
       onProgress: (counts) => progress?.update(counts.bytes, counts.lines),
     });
   } finally {
     progress?.finish();
   }
   const seconds = secondsSince(started);
-  for (const reason of reasons) console.error(reason);
+  for (const [line, reason] of first.lines.slice(0, REASONS_SHOWN)) {
+    console.error(`pulse: line ${line}: ${reason}`);
+  }
+  const numbers = first.lines.map(([line]) => line);
   const { stored, lines, refused } = report;
   console.error(
     `pulse: imported ${stored} of ${counted(lines, "line")} in ${
