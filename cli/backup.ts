@@ -69,17 +69,22 @@ async function save(
   const slash = path.lastIndexOf("/");
   const dir = slash === -1 ? "." : path.slice(0, slash) || "/";
   const name = path.slice(slash + 1);
-  const temporary = await Deno.makeTempFile({
-    dir,
-    prefix: `.${name}.`,
-    suffix: ".tmp",
-  });
+  // A failure of the file is told apart from one of the connection.
+  const local = <T>(promise: Promise<T>): Promise<T> =>
+    promise.catch((error) => {
+      throw new ClientError(`Cannot write ${path}: ${describe(error)}`, {
+        cause: error,
+      });
+    });
+  const temporary = await local(
+    Deno.makeTempFile({ dir, prefix: `.${name}.`, suffix: ".tmp" }),
+  );
   let bytes = 0;
   try {
-    using file = await Deno.open(temporary, { write: true });
+    using file = await local(Deno.open(temporary, { write: true }));
     for await (const chunk of body) {
       for (let written = 0; written < chunk.length;) {
-        written += await file.write(chunk.subarray(written));
+        written += await local(file.write(chunk.subarray(written)));
       }
       bytes += chunk.length;
       options.onChunk(bytes);
@@ -89,100 +94,145 @@ async function save(
         `Cannot back up: the snapshot ended after ${bytes} of ${options.size} bytes`,
       );
     }
-    await file.syncData();
+    await local(file.syncData());
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
     throw error;
   }
-  await Deno.rename(temporary, path);
-  await syncDirectory(dir);
+  await local(Deno.rename(temporary, path));
+  await local(syncDirectory(dir));
   return bytes;
 }
 
-/** `backup FILE`. */
-async function backup(context: Context): Promise<string> {
-  const { line } = context;
+/** What the flags ask of the request. */
+interface SnapshotRequest {
+  url: string;
+  headers: Record<string, string>;
+  /** Milliseconds each wait may take; 0 for no limit. */
+  timeout: number;
+  caCerts: string[] | undefined;
+}
+
+/** Reads the flags of `backup`. */
+async function readRequest(line: CommandLine): Promise<SnapshotRequest> {
   checkNoFormat(line, "backup", "a file");
   if (line.port !== undefined) {
     throw new UsageError(
       "Cannot use --port with backup: it reads the HTTP API; give --http HOST:PORT",
     );
   }
-  const url = snapshotUrl(line);
-  const path = context.args[0];
-  const timeout = line.timeout === undefined
-    ? DEFAULT_TIMEOUT
-    : readDuration("--timeout", line.timeout);
   const token = line.token ?? Deno.env.get("PULSE_TOKEN");
-  const caCerts = line.ca === undefined ? undefined : [
-    await Deno.readTextFile(line.ca).catch((error) => {
+  let caCerts: string[] | undefined;
+  if (line.ca !== undefined) {
+    try {
+      caCerts = [await Deno.readTextFile(line.ca)];
+    } catch (error) {
       throw new UsageError(`Cannot read --ca ${line.ca}: ${describe(error)}`);
-    }),
-  ];
-  using client = caCerts === undefined
-    ? undefined
-    : Deno.createHttpClient({ caCerts });
-  // The timeout is for each wait: for the answer, then for each chunk.
-  const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const watch = () => {
-    clearTimeout(timer);
-    if (timeout > 0) timer = setTimeout(() => controller.abort(), timeout);
-  };
-  const started = performance.now();
-  try {
-    watch();
-    const response = await fetch(url, {
-      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-      signal: controller.signal,
-      client,
-    });
-    if (!response.ok || response.body === null) {
-      throw new ClientError(
-        `Cannot back up: the server answered ${response.status}: ${await errorOf(
-          response,
-        )}`,
-      );
     }
+  }
+  return {
+    url: snapshotUrl(line),
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    timeout: line.timeout === undefined
+      ? DEFAULT_TIMEOUT
+      : readDuration("--timeout", line.timeout),
+    caCerts,
+  };
+}
+
+/** Aborts a fetch when a wait (for the answer, for a chunk) lasts too long. */
+class Deadline implements Disposable {
+  readonly controller = new AbortController();
+  #timeout: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(timeout: number) {
+    this.#timeout = timeout;
+    this.restart();
+  }
+
+  /** Starts the wait anew: something came. */
+  restart(): void {
+    clearTimeout(this.#timer);
+    if (this.#timeout > 0) {
+      this.#timer = setTimeout(() => this.controller.abort(), this.#timeout);
+    }
+  }
+
+  [Symbol.dispose](): void {
+    clearTimeout(this.#timer);
+  }
+}
+
+/** Asks for a snapshot; returns the answer when it is one. */
+async function fetchSnapshot(
+  request: SnapshotRequest,
+  signal: AbortSignal,
+  client: Deno.HttpClient | undefined,
+): Promise<Response & { body: ReadableStream<Uint8Array> }> {
+  const response = await fetch(request.url, {
+    headers: request.headers,
+    signal,
+    client,
+  });
+  if (!response.ok || response.body === null) {
+    throw new ClientError(
+      `Cannot back up: the server answered ${response.status}: ${await errorOf(
+        response,
+      )}`,
+    );
+  }
+  return response as Response & { body: ReadableStream<Uint8Array> };
+}
+
+/** `backup FILE`. */
+async function backup(context: Context): Promise<string> {
+  const request = await readRequest(context.line);
+  const path = context.args[0];
+  using client = request.caCerts === undefined
+    ? undefined
+    : Deno.createHttpClient({ caCerts: request.caCerts });
+  using deadline = new Deadline(request.timeout);
+  const started = performance.now();
+  let bytes: number;
+  try {
+    const response = await fetchSnapshot(
+      request,
+      deadline.controller.signal,
+      client,
+    );
     const length = response.headers.get("content-length");
     const size = length === null ? undefined : Number(length);
     const progress = Deno.stderr.isTerminal()
       ? new Progress("backup", "bytes", size)
       : undefined;
-    let bytes: number;
     try {
       bytes = await save(response.body, path, {
         size,
         onChunk(bytes) {
-          watch();
+          deadline.restart();
           progress?.update(bytes, bytes);
         },
       });
     } finally {
       progress?.finish();
     }
-    const seconds = secondsSince(started);
-    console.error(
-      `pulse: saved a snapshot of ${
-        formatCount(bytes, "bytes")
-      } to ${path} in ${seconds.toFixed(2)} s (${
-        formatRate(bytes, "bytes", seconds)
-      })`,
-    );
-    return "";
   } catch (error) {
-    if (error instanceof ClientError || error instanceof UsageError) {
-      throw error;
-    }
-    const reason = controller.signal.aborted
-      ? `no answer within ${timeout} ms`
+    if (error instanceof ClientError) throw error;
+    const reason = deadline.controller.signal.aborted
+      ? `no answer within ${request.timeout} ms`
       : describe(error);
-    throw new ClientError(`Cannot back up from ${url}: ${reason}`, {
+    throw new ClientError(`Cannot back up from ${request.url}: ${reason}`, {
       cause: error,
     });
-  } finally {
-    clearTimeout(timer);
   }
+  const seconds = secondsSince(started);
+  console.error(
+    `pulse: saved a snapshot of ${formatCount(bytes, "bytes")} to ${path} in ${
+      seconds.toFixed(2)
+    } s (${formatRate(bytes, "bytes", seconds)})`,
+  );
+  return "";
 }
 
 /** `pulse backup`. */
