@@ -117,7 +117,7 @@ function prefixOf(answer: string, least: number): number | undefined {
   return undefined;
 }
 
-Deno.test("`GET /api/snapshot` asks for the token, and answers 501 without a snapshot to give", async (t) => {
+Deno.test("`GET /api/snapshot` asks for the token, and answers 501 or 500 without a snapshot to give", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "pulse-snapshot-" });
   try {
     await t.step("the token", async () => {
@@ -144,6 +144,19 @@ Deno.test("`GET /api/snapshot` asks for the token, and answers 501 without a sna
       const body = new Uint8Array(await response.arrayBuffer());
       equal(Number(response.headers.get("content-length")), body.length);
       equal(await restoreGetAll(body), "ok\na.b 1.5 7\nc 2.5 8\n\n");
+    });
+    await t.step("500 when it cannot be taken", async () => {
+      const storage = await openStorage(dir, QUIET);
+      await storage.close();
+      await using http = serveHttp({ port: 0, storage });
+      const response = await fetch(
+        `http://${HOST}:${http.addr.port}/api/snapshot`,
+      );
+      equal(response.status, 500);
+      deepEqual(await response.json(), {
+        error:
+          `cannot take a snapshot: cannot back up ${dir}: the storage is closed`,
+      });
     });
     await t.step("in memory only", async () => {
       await using http = serveHttp({ port: 0, store: new Store() });

@@ -506,3 +506,24 @@ Deno.test("pulse export and import keep their memory flat however many lines", a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("pulse --help lists export, import and backup, and their flags", async () => {
+  const overview = stdoutText(await pulse(["--help"]));
+  for (const command of ["export", "import", "backup"]) {
+    assert(new RegExp(`^  ${command} `, "m").test(overview), command);
+  }
+  const cases: [string, string[]][] = [
+    ["export", ["--from T", "--to T", "put <key> <value> <timestamp>"]],
+    ["import", ["<file|->", "exits 1", "1 MiB"]],
+    ["backup", ["--http HOST:PORT", "snapshot.pulse", "--port does not apply"]],
+  ];
+  for (const [command, texts] of cases) {
+    const run = await pulse([command, "--help"]);
+    equal(run.code, 0, run.stderr);
+    const help = stdoutText(run);
+    assert(help.startsWith(`Usage: pulse ${command}`), help);
+    for (const text of texts) {
+      assert(help.includes(text), `${command}: ${text}`);
+    }
+  }
+});
