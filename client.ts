@@ -376,7 +376,7 @@ export class Client implements AsyncDisposable {
    * Reads the samples of the series matching `pattern` within a time range
    * as they arrive, on a connection of its own: rows in the order `query`
    * answers them (series in the order their keys were first put, each by
-   * timestamp), a received chunk's at a time. It holds one chunk of the
+   * timestamp), in chunks as they are received. It holds one chunk of the
    * answer, however large the answer; the server sends more as rows are
    * taken. The connection closes when the iteration ends, a `break`
    * included.
@@ -464,7 +464,7 @@ export class Client implements AsyncDisposable {
    *   ReadableStream.from([new TextEncoder().encode(lines)]),
    *   { onRefused: (line) => refused.push(line) },
    * );
-   * deepEqual(report, { bytes: 33, lines: 2, stored: 1, refused: 1 });
+   * deepEqual(report, { bytes: 34, lines: 2, stored: 1, refused: 1 });
    * deepEqual(refused, [2]);
    * ```
    *
