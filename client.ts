@@ -23,7 +23,11 @@
 
 import { describe } from "./internal/describe.ts";
 import { writeAll } from "./internal/write_all.ts";
-import { findAnswerEnd, SampleLineReader } from "./protocol/answer_reader.ts";
+import {
+  findAnswerEnd,
+  type SampleLine,
+  SampleLineReader,
+} from "./protocol/answer_reader.ts";
 import { formatValue } from "./protocol/format_value.ts";
 import {
   type Aggregation,
@@ -31,6 +35,23 @@ import {
   isAggregation,
 } from "./store/query.ts";
 import { isKey } from "./protocol/grammar.ts";
+import {
+  ClientError,
+  type ClientErrorCode,
+  type ClientErrorOptions,
+} from "./client/client_error.ts";
+import {
+  type ConnectOptions,
+  LineConnection,
+} from "./client/_line_connection.ts";
+import {
+  putLines,
+  type PutLinesOptions,
+  type PutLinesReport,
+} from "./client/_put_pipeline.ts";
+
+export { ClientError, type ClientErrorCode, type ClientErrorOptions };
+export type { PutLinesOptions, PutLinesReport, SampleLine };
 
 /** Options of {@linkcode Client}. */
 export interface ClientOptions {
@@ -90,6 +111,9 @@ export interface QueryRange {
   aggregation?: Aggregation;
 }
 
+/** A time range of {@linkcode Client.queryRows}: both ends included. */
+export type TimeRange = Pick<QueryRange, "from" | "to">;
+
 /** Samples by key, as {@linkcode Client.get} returns them. */
 export type Samples = Record<string, [timestamp: number, value: number][]>;
 
@@ -111,70 +135,6 @@ export interface OpenConnection {
   cmds: number;
   /** Any other field, such as `in` and `out` (bytes). */
   [field: string]: string | number;
-}
-
-/**
- * What kind of failure a {@linkcode ClientError} is, where the fix is in
- * the client's options:
- * - `tls-required`: the server speaks TLS, the client did not (set `tls`);
- * - `tls-unsupported`: the client spoke TLS, the server does not there;
- * - `authentication-required`: the server wants a token (set `token`);
- * - `invalid-token`: the server refused the token.
- */
-export type ClientErrorCode =
-  | "tls-required"
-  | "tls-unsupported"
-  | "authentication-required"
-  | "invalid-token";
-
-/** Options of {@linkcode ClientError}. */
-export interface ClientErrorOptions extends ErrorOptions {
-  /**
-   * What kind of failure it is, when the client's options can fix it.
-   *
-   * @default {undefined}
-   */
-  code?: ClientErrorCode;
-}
-
-/**
- * What every failed call of a {@linkcode Client} rejects with: an error
- * answer, a malformed answer, a connection that failed or closed, a timeout,
- * or arguments that cannot be sent.
- *
- * @example Usage
- * ```ts
- * import { Client, ClientError } from "@pulse/metrics";
- * import { ok } from "node:assert/strict";
- *
- * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
- * const port = listener.addr.port;
- * listener.close();
- * const client = new Client("127.0.0.1", port);
- * try {
- *   await client.put("palm.cpu", 1);
- * } catch (error) {
- *   ok(error instanceof ClientError);
- * } finally {
- *   client.close();
- * }
- * ```
- */
-export class ClientError extends Error {
-  /** What kind of failure it is, when the client's options can fix it. */
-  readonly code: ClientErrorCode | undefined;
-
-  /**
-   * Creates an error.
-   *
-   * @param message What went wrong.
-   * @param options The underlying error as `cause`, and the `code`, if any.
-   */
-  constructor(message: string, options?: ClientErrorOptions) {
-    super(message, options);
-    this.name = "ClientError";
-    this.code = options?.code;
-  }
 }
 
 /** A call waiting for its answer. */
@@ -519,6 +479,132 @@ export class Client implements AsyncDisposable {
     if (lines.length !== 1 || DECODER.decode(lines[0]) !== "pong") {
       throw this.#malformed("ping", lines);
     }
+  }
+
+  /**
+   * Reads the samples of the series matching `pattern` within a time range
+   * as they arrive, on a connection of its own: rows in the order `query`
+   * answers them (series in the order their keys were first put, each by
+   * timestamp), in chunks as they are received. It holds one chunk of the
+   * answer, however large the answer; the server sends more as rows are
+   * taken. The connection closes when the iteration ends, a `break`
+   * included.
+   *
+   * @example Usage
+   * ```ts
+   * import { Client, serve } from "@pulse/metrics";
+   * import { deepEqual } from "node:assert/strict";
+   *
+   * await using server = serve({ port: 0 });
+   * await using client = new Client("127.0.0.1", server.addr.port);
+   * await client.put("palm.cpu", 0.5, 1150864247);
+   * const rows = [];
+   * for await (const chunk of client.queryRows("palm.*")) rows.push(...chunk);
+   * deepEqual(rows, [["palm.cpu", 0.5, 1150864247]]);
+   * ```
+   *
+   * @param pattern A key, or a Graphite-style glob such as `palm.**`.
+   * @param range The time range: every sample when left out.
+   * @returns Chunks of rows: key, value and timestamp.
+   * @throws {ClientError} As {@linkcode Client.query} does, while iterating.
+   */
+  async *queryRows(
+    pattern: string,
+    range: TimeRange = {},
+  ): AsyncGenerator<SampleLine[], void, undefined> {
+    const from = range.from ?? -Number.MAX_SAFE_INTEGER;
+    const to = range.to ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) {
+      throw new ClientError(
+        `Cannot query from ${from} to ${to}: not safe integer timestamps`,
+      );
+    }
+    const request = `query ${checkKey("query", pattern)} ${from} ${to}\n`;
+    const connection = await LineConnection.open(this.#connectOptions());
+    try {
+      await connection.write(request);
+      await connection.status("query");
+      const reader = new SampleLineReader();
+      while (true) {
+        const rows: SampleLine[] = [];
+        while (connection.nextLine()) {
+          const { bytes, start, end } = connection;
+          if (start === end) {
+            if (rows.length > 0) yield rows;
+            return;
+          }
+          const row = reader.read(bytes, start, end);
+          if (row === undefined) {
+            throw this.#malformed("query", [bytes.subarray(start, end)]);
+          }
+          rows.push(row);
+        }
+        if (rows.length > 0) yield rows;
+        await connection.fill();
+      }
+    } finally {
+      connection.close();
+    }
+  }
+
+  /**
+   * Stores `put <key> <value> <timestamp>` lines as they are read from
+   * `source` (what {@linkcode Client.queryRows} reads, as `pulse export`
+   * writes it), pipelined on a connection of its own: lines go out as they
+   * come, many per write, with at most `window` answers owed. It holds a
+   * chunk of the source and the lines in flight, however long the source.
+   *
+   * Lines are split on `\n` (a `\r` before it is dropped) and numbered
+   * from 1; blank lines are skipped. A line that is not a valid put, or is
+   * longer than 1 MiB, is refused without being sent; a put the server
+   * refuses (outside the retention window, say) is refused with its answer.
+   * Neither stops the rest: each is told to `onRefused` and counted.
+   *
+   * @example Usage
+   * ```ts
+   * import { Client, serve } from "@pulse/metrics";
+   * import { deepEqual } from "node:assert/strict";
+   *
+   * await using server = serve({ port: 0 });
+   * await using client = new Client("127.0.0.1", server.addr.port);
+   * const lines = "put palm.cpu 0.5 1150864247\nget *\n";
+   * const refused: number[] = [];
+   * const report = await client.putLines(
+   *   ReadableStream.from([new TextEncoder().encode(lines)]),
+   *   { onRefused: (line) => refused.push(line) },
+   * );
+   * deepEqual(report, { bytes: 34, lines: 2, stored: 1, refused: 1 });
+   * deepEqual(refused, [2]);
+   * ```
+   *
+   * @param source The lines' bytes, in chunks: a file's `readable`, say.
+   * @param options The window, and who hears refusals and progress.
+   * @returns How many lines were read, stored and refused.
+   * @throws {ClientError} When the connection fails or an answer is
+   * malformed; an error of the source as it is.
+   * @throws {RangeError} When the window is not a positive integer.
+   */
+  async putLines(
+    source: AsyncIterable<Uint8Array>,
+    options: PutLinesOptions = {},
+  ): Promise<PutLinesReport> {
+    const connection = await LineConnection.open(this.#connectOptions());
+    try {
+      return await putLines(connection, source, options);
+    } finally {
+      connection.close();
+    }
+  }
+
+  #connectOptions(): ConnectOptions {
+    return {
+      hostname: this.#hostname,
+      port: this.#port,
+      timeout: this.#timeout,
+      token: this.#token,
+      tls: this.#tls,
+      caCerts: this.#caCerts,
+    };
   }
 
   /**

@@ -13,6 +13,8 @@
  * | `GET /api/query`    | their samples from `from` to `to`, rolled up by `step`|
  * | `GET /api/last`     | their latest samples                                  |
  * | `POST /api/put`     | lines of `<key> <value> [<timestamp>]`, all or none   |
+ * | `GET /api/export`   | the samples as `put` lines, streamed                  |
+ * | `GET /api/snapshot` | a consistent snapshot file of the data directory      |
  *
  * Every `GET` route answers `HEAD` too. The three reading routes answer in
  * one shape,
@@ -57,20 +59,25 @@ import { allowedHosts, type RouteContext, Router } from "./http/router.ts";
 import { API_ROUTES, DEFAULT_MAX_POINTS } from "./http/routes/api.ts";
 import { DASHBOARD_ROUTES } from "./http/routes/dashboard.ts";
 import { graphiteHttpRoutes } from "./http/routes/graphite.ts";
+import { EXPORT_ROUTES } from "./http/routes/export.ts";
 import { METRICS_ROUTES } from "./http/routes/metrics.ts";
 import { memoryFigures } from "./internal/memory.ts";
 import { type Logger, SILENT } from "./internal/logger.ts";
 import { LocalStorage } from "./storage/local.ts";
 import type { Storage } from "./storage/storage.ts";
+import { DEFAULT_HTTP_PORT } from "./protocol/defaults.ts";
 import type { Store } from "./store.ts";
 
-export { DEFAULT_HEADERS_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_POINTS };
+export {
+  DEFAULT_HEADERS_TIMEOUT,
+  DEFAULT_HTTP_PORT,
+  DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_MAX_POINTS,
+};
 export type { HttpServer };
 
 /** Where the HTTP server listens unless told otherwise: loopback only. */
 export const DEFAULT_HTTP_HOSTNAME = "127.0.0.1";
-/** The HTTP server's port unless told otherwise: the TCP port's neighbour. */
-export const DEFAULT_HTTP_PORT = 8889;
 /** The default of {@linkcode ServeHttpOptions.maxBody}: 16 MiB. */
 export const DEFAULT_MAX_BODY = 16 * 1024 * 1024;
 /**
@@ -287,6 +294,7 @@ export function serveHttp(options: ServeHttpOptions = {}): HttpServer {
       ...graphiteHttpRoutes(storage, {
         maxRenderPoints: options.maxRenderPoints,
       }),
+      ...EXPORT_ROUTES,
     },
     context,
     {

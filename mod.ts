@@ -37,8 +37,12 @@ export {
   type ClientErrorOptions,
   type ClientOptions,
   type OpenConnection,
+  type PutLinesOptions,
+  type PutLinesReport,
   type QueryRange,
+  type SampleLine,
   type Samples,
+  type TimeRange,
 } from "./client.ts";
 export {
   isLogLevel,
@@ -109,6 +113,7 @@ export {
   type SeriesOptions,
   type Storage,
   StorageError,
+  type StorageSnapshot,
   type StorageStats,
 } from "./storage/storage.ts";
 export {

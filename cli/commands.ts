@@ -11,7 +11,10 @@ import type { Client, Samples } from "../client.ts";
 import { parseStep, parseTime } from "../internal/time.ts";
 import { parseValueText } from "../protocol/grammar.ts";
 import { AGGREGATIONS, isAggregation } from "../store/query.ts";
+import { BACKUP_COMMAND } from "./backup.ts";
+import { EXPORT_COMMAND } from "./export.ts";
 import { readDuration, UsageError } from "./flags.ts";
+import { IMPORT_COMMAND } from "./import.ts";
 import {
   checkKey,
   type CommandLine,
@@ -355,6 +358,10 @@ Options:
     arity: [0, 0],
     run: agent,
   },
+  // Moving data in bulk: modules of their own.
+  export: EXPORT_COMMAND,
+  import: IMPORT_COMMAND,
+  backup: BACKUP_COMMAND,
 };
 
 /** The overview: `pulse --help`. */

@@ -19,6 +19,7 @@ import { type Logger, SILENT } from "../internal/logger.ts";
 import { writeAll } from "../internal/write_all.ts";
 import { Store } from "../store.ts";
 import { setAside } from "./_damaged.ts";
+import { type Backup, openBackup } from "./backup.ts";
 import { type FsyncPolicy, Journal } from "./journal.ts";
 import {
   type FaultKind,
@@ -455,6 +456,43 @@ export class DataDir implements AsyncDisposable {
   }
 
   /**
+   * A backup of the directory as it stands: one file that restores on its
+   * own as the `snapshot.pulse` of an empty directory, to the store as it
+   * stood at one moment after the call (every change applied before the
+   * call, and maybe some after). It compacts, then closes the log the new
+   * snapshot does not hold by moving on to the next; the backup is the
+   * snapshot followed by that log's records (see `backup.ts`). Compactions
+   * and backups run one at a time.
+   *
+   * @returns The backup, to be read or cancelled: it holds two open files.
+   * @throws {TypeError} When the directory is closed.
+   * @throws When the log cannot be written, or a file cannot be.
+   */
+  async backup(): Promise<Backup> {
+    // Each compaction moves the log on and replaces the snapshot: the files
+    // are opened before another may start.
+    while (this.#compacting !== undefined) {
+      await this.#compacting.catch(() => {});
+    }
+    if (this.#closing !== undefined) {
+      throw new TypeError(`Cannot back up ${this.path}: the storage is closed`);
+    }
+    const failure = this.journal.failure;
+    if (failure !== undefined) {
+      throw new Error(`Cannot back up ${this.path}: ${failure.message}`, {
+        cause: failure,
+      });
+    }
+    const backup = this.#backup();
+    this.#compacting = backup.then(() => {}).finally(() => {
+      this.#compacting = undefined;
+    });
+    // Its failure is the caller's, and of a compact() that shared it.
+    this.#compacting.catch(() => {});
+    return await backup;
+  }
+
+  /**
    * Waits for a compaction under way, writes and fsyncs the log, and
    * unlocks. Safe to call more than once.
    *
@@ -524,6 +562,19 @@ export class DataDir implements AsyncDisposable {
     this.#snapshotSize = info.bytes;
     this.#snapshotSamples = info.samples;
     await removeLogsBefore(dir, next);
+  }
+
+  async #backup(): Promise<Backup> {
+    await this.#compact();
+    const dir = this.path;
+    const held = this.#sequence;
+    const next = held + 1;
+    const [newFile, newSize] = await createLog(dir, next);
+    // Written out, fsynced and closed: the log holds every change applied
+    // until now, and no later one.
+    await this.journal.rotate(newFile, newSize);
+    this.#sequence = next;
+    return await openBackup(`${dir}/${SNAPSHOT}`, `${dir}/${logName(held)}`);
   }
 
   /**

@@ -18,3 +18,8 @@
 export const DEFAULT_HOSTNAME = "127.0.0.1";
 /** The course's port. */
 export const DEFAULT_PORT = 8888;
+/**
+ * The HTTP server's port unless told otherwise: the TCP port's neighbour.
+ * The command line's `backup` reads snapshots there.
+ */
+export const DEFAULT_HTTP_PORT = 8889;

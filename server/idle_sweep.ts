@@ -20,9 +20,10 @@ export interface Watched {
  *
  * @example Usage
  * ```ts
- * import { sweepIdle } from "./idle_sweep.ts";
+ * import { sweepIdle, type Watched } from "./idle_sweep.ts";
  *
- * const stop = sweepIdle(new Set(), { idleTimeout: 30_000 });
+ * const connections = new Set<Watched>();
+ * const stop = sweepIdle(connections, { idleTimeout: 30_000 });
  * stop();
  * ```
  *

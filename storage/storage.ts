@@ -224,6 +224,17 @@ export function failureMessage(error: unknown): string {
     : `cannot write the log: ${describe(error)}`;
 }
 
+/**
+ * A consistent snapshot of a backend's samples: a file in the format of a
+ * data directory's `snapshot.pulse`, read as it is sent.
+ */
+export interface StorageSnapshot {
+  /** Its size in bytes. */
+  readonly size: number;
+  /** Its bytes; cancelling the stream frees what it holds. */
+  readonly stream: ReadableStream<Uint8Array>;
+}
+
 /** A backend's figures, by name, for `stats` and `/metrics`. */
 export type StorageStats = Record<string, number>;
 
@@ -254,6 +265,18 @@ export interface Storage extends AsyncDisposable {
    * log cut, and rejects when that cannot be done.
    */
   compact?(): Promise<void>;
+  /**
+   * Takes a consistent snapshot of every sample, while serving goes on: a
+   * file that restores on its own, as the `snapshot.pulse` of an empty data
+   * directory, to the store as it stood at one moment after the call. It
+   * holds every change committed before the call, and maybe some after.
+   * Optional: a backend that cannot take one leaves it out.
+   *
+   * @returns The snapshot, to be read or cancelled.
+   * @throws {Deno.errors.NotSupported} When this instance of the backend
+   * cannot take one.
+   */
+  snapshot?(): Promise<StorageSnapshot>;
   /**
    * Stops: waits for what is under way, makes everything committed durable
    * and frees the backend's resources. Safe to call more than once.

@@ -141,17 +141,43 @@ async function readMatched(
   bounds = false,
 ): Promise<Matched | Response> {
   const search = url.searchParams;
-  const source = search.get("match");
-  let pattern: Pattern | undefined;
+  const pattern = readPattern(search, required);
+  if (pattern instanceof Response) return pattern;
   let limit: number | undefined;
   try {
-    if (source !== null && source !== "") pattern = new Pattern(source);
-    else if (required) {
-      return fail(400, "missing match: a key or pattern, such as palm.*");
-    }
     limit = integerParam(search, "limit", 0);
   } catch (error) {
     if (error instanceof RangeError) return fail(400, error.message);
+    throw error;
+  }
+  const all = [...await context.storage.querier.series(pattern, { bounds })];
+  return {
+    matched: all.length,
+    series: limit === undefined ? all : all.slice(0, limit),
+  };
+}
+
+/**
+ * Reads `match`: a key or pattern, `undefined` for every series when it is
+ * not required, or the error answer.
+ *
+ * @param search The request's parameters.
+ * @param required Whether `match` must be given.
+ * @returns The pattern, `undefined`, or a 400 answer.
+ */
+export function readPattern(
+  search: URLSearchParams,
+  required: boolean,
+): Pattern | undefined | Response {
+  const source = search.get("match");
+  if (source === null || source === "") {
+    return required
+      ? fail(400, "missing match: a key or pattern, such as palm.*")
+      : undefined;
+  }
+  try {
+    return new Pattern(source);
+  } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
     const message = error.message;
     return fail(
@@ -159,11 +185,6 @@ async function readMatched(
       `invalid match: ${source}: ${message.slice(message.indexOf(": ") + 2)}`,
     );
   }
-  const all = [...await context.storage.querier.series(pattern, { bounds })];
-  return {
-    matched: all.length,
-    series: limit === undefined ? all : all.slice(0, limit),
-  };
 }
 
 /**
@@ -234,9 +255,13 @@ function buckets(from: number, to: number, step: number): number {
  * Reads a time: any form the command line takes (`now`, `-1h`, ISO 8601,
  * Unix seconds).
  *
+ * @param search The request's parameters.
+ * @param name The parameter's name.
+ * @param now Seconds since the epoch, read once per request.
+ * @returns The time, or `undefined` when it is not given.
  * @throws {RangeError} When it is there but none of them.
  */
-function timeParam(
+export function timeParam(
   search: URLSearchParams,
   name: string,
   now: number,
