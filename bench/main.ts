@@ -14,13 +14,17 @@
  * - `complexity`: the store's costs per put and per returned sample, at
  *   1,000 and 100,000 series, measured in-process;
  * - `durability`: puts with `--fsync everysec` and `always` beside
- *   `--memory`, and the bytes a sample takes on disk after compaction.
+ *   `--memory`, and the bytes a sample takes on disk after compaction;
+ * - `compression`: realistic host data, random doubles and constants: bytes
+ *   a sample in memory and on disk after compaction, the rate of a restore
+ *   and of decoding.
  *
  * Flags: `--duration` seconds measured per figure (3), `--warmup` seconds
  * before each (1), `--connections` of the throughput workloads (16),
  * `--rounds` per throughput figure (3), `--only` sections (all),
  * `--storage memory|everysec|always` of the shared Pulse server (memory),
- * `--samples` put before `get *` (2,000,000); `--help` lists them.
+ * `--samples` put before `get *` (2,000,000), `--compression-samples` put
+ * per kind of data (10,000,000); `--help` lists them.
  *
  * Without `server.ts` it measures the baseline alone. It exits non-zero only
  * when something fails to run; slow figures are reported, never judged.
@@ -37,6 +41,7 @@ import { parseArgs, readCount, readNumber, UsageError } from "../cli/flags.ts";
 import { measureBackpressure } from "./backpressure.ts";
 import { measureClient } from "./client_pipelining.ts";
 import { measureComplexity } from "./complexity.ts";
+import { measureCompression } from "./compression.ts";
 import { measureDurability } from "./durability.ts";
 import { measureMemory } from "./memory.ts";
 import { measureQueries } from "./queries.ts";
@@ -58,6 +63,7 @@ const SECTIONS = [
   "queries",
   "complexity",
   "durability",
+  "compression",
 ] as const;
 type Section = typeof SECTIONS[number];
 /** The sections measured on one Pulse server, its get key prefilled. */
@@ -73,6 +79,7 @@ const BASELINE = fileURLToPath(new URL("./baseline.ts", import.meta.url));
 const PULSE = fileURLToPath(new URL("../server.ts", import.meta.url));
 const LOOPBACK = ["--hostname", "127.0.0.1", "--port", "0"];
 const FILL_SAMPLES = 2_000_000;
+const COMPRESSION_SAMPLES = 10_000_000;
 const FILL_SERIES = 1000;
 
 interface MainOptions {
@@ -83,6 +90,7 @@ interface MainOptions {
   sections: Set<Section>;
   storage: Storage;
   samples: number;
+  compressionSamples: number;
 }
 
 const HELP = `Usage: deno task bench [options]
@@ -103,6 +111,9 @@ Options:
   --storage KIND      the shared Pulse server's storage: ${STORAGES.join(", ")}
                       (default memory)
   --samples N         samples put before get * (default ${FILL_SAMPLES})
+  --compression-samples N
+                      samples put per kind of data in the compression
+                      section (default ${COMPRESSION_SAMPLES})
   -h, --help          show this help
 `;
 
@@ -115,6 +126,7 @@ const FLAGS = {
     "only",
     "storage",
     "samples",
+    "compression-samples",
   ],
   boolean: ["help"],
   alias: { h: "help" },
@@ -126,6 +138,7 @@ const FLAGS = {
     only: SECTIONS.join(","),
     storage: "memory",
     samples: String(FILL_SAMPLES),
+    "compression-samples": String(COMPRESSION_SAMPLES),
   },
 } as const;
 
@@ -162,6 +175,11 @@ function parseOptions(args: string[]): MainOptions | undefined {
     sections,
     storage,
     samples: readCount("--samples", values.samples, { min: 1 }),
+    compressionSamples: readCount(
+      "--compression-samples",
+      values["compression-samples"],
+      { min: 1 },
+    ),
   };
 }
 
@@ -280,6 +298,17 @@ async function run(options: MainOptions): Promise<void> {
       report.push(
         "## Durability\n\n" +
           await measureDurability(PULSE, options, progress),
+      );
+    }
+
+    if (hasPulse && sections.has("compression")) {
+      report.push(
+        "## Compression\n\n" +
+          await measureCompression(
+            PULSE,
+            { samples: options.compressionSamples },
+            progress,
+          ),
       );
     }
   } finally {

@@ -169,6 +169,12 @@ export interface HostDataOptions {
    * @default {1700000000}
    */
   start?: number;
+  /**
+   * Keys are `<prefix><host>.<metric>`.
+   *
+   * @default {"host"}
+   */
+  prefix?: string;
 }
 
 /**
@@ -176,7 +182,7 @@ export interface HostDataOptions {
  * of each of a host's ten series, for every host in turn.
  */
 export class HostData {
-  /** The keys, `host<h>.<metric>`, host by host. */
+  /** The keys, `<prefix><h>.<metric>`, host by host. */
   readonly keys: string[];
   #kind: DataKind;
   #hosts: RealisticHost[];
@@ -202,7 +208,7 @@ export class HostData {
     this.keys = [];
     for (let h = 0; h < hosts; h++) {
       for (const metric of REALISTIC_METRICS) {
-        this.keys.push(`host${first + h}.${metric}`);
+        this.keys.push(`${options.prefix ?? "host"}${first + h}.${metric}`);
       }
     }
   }
@@ -239,5 +245,58 @@ export class HostData {
       case "constant":
         return REALISTIC_METRICS.map((_, m) => String(m * 10 + 1));
     }
+  }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The `put` lines of some hosts' data, for a connection of the load
+ * generator: round after round, each line as a collector writes it.
+ */
+export class HostSource {
+  #data: HostData;
+  #lines: string[] = [];
+  #next = 0;
+  #lastTimestamp: number;
+
+  /**
+   * @param hosts How many hosts, numbered from `first`.
+   * @param options The kind of data, the seed and the first timestamp.
+   * @param first The number of the first host.
+   */
+  constructor(hosts: number, options: HostDataOptions, first: number) {
+    this.#data = new HostData(hosts, options, first);
+    this.#lastTimestamp = (options.start ?? 1_700_000_000) - 1;
+  }
+
+  /** The highest timestamp put so far. */
+  get lastTimestamp(): number {
+    return this.#lastTimestamp;
+  }
+
+  /**
+   * The next `count` lines, encoded as one block to write.
+   *
+   * @param count How many lines.
+   * @returns The block.
+   */
+  next(count: number): Uint8Array {
+    let text = "";
+    for (let i = 0; i < count; i++) {
+      if (this.#next === this.#lines.length) this.#round();
+      text += this.#lines[this.#next++];
+    }
+    return encoder.encode(text);
+  }
+
+  #round(): void {
+    const keys = this.#data.keys;
+    this.#lines.length = 0;
+    this.#next = 0;
+    this.#data.round((key, value, timestamp) => {
+      this.#lines.push(`put ${keys[key]} ${value} ${timestamp}\n`);
+      if (timestamp > this.#lastTimestamp) this.#lastTimestamp = timestamp;
+    });
   }
 }

@@ -118,6 +118,72 @@ export class BitWriter {
     this.bits(low, PART);
   }
 
+  /**
+   * Writes values in Gorilla-style buckets (see _int_column.ts): with one
+   * width, each value in it; with two, `0` and the low width or `1` and the
+   * widest; with three, `0` low, `10` middle or `11` widest. The stream's
+   * state stays in locals throughout, which is most of a column's cost.
+   *
+   * @param values Non-negative integers, each within the widest width.
+   * @param n How many, from the first.
+   * @param widths One to three widths, increasing, each at most 24.
+   */
+  buckets(values: Float64Array, n: number, widths: number[]): void {
+    const count = widths.length;
+    const low = widths[0];
+    const middle = count === 3 ? widths[1] : widths[count - 1];
+    const widest = widths[count - 1];
+    const lowLimit = 1 << low;
+    const middleLimit = 1 << middle;
+    this.#reserve(Math.ceil(n * (2 + widest) / 8) + 4);
+    const bytes = this.#bytes;
+    let acc = this.#acc;
+    let fill = this.#fill;
+    let at = this.#at;
+    for (let i = 0; i < n; i++) {
+      const value = values[i];
+      let prefix = 0;
+      let prefixWidth = 0;
+      let width = widest;
+      if (count === 1) {
+        // No prefix.
+      } else if (value < lowLimit) {
+        prefixWidth = 1;
+        width = low;
+      } else if (count === 2) {
+        prefix = 1;
+        prefixWidth = 1;
+      } else if (value < middleLimit) {
+        prefix = 2;
+        prefixWidth = 2;
+        width = middle;
+      } else {
+        prefix = 3;
+        prefixWidth = 2;
+      }
+      acc = (acc << prefixWidth) | prefix;
+      fill += prefixWidth;
+      if (fill + width > 31) {
+        // At most 9 bits pending and 24 to come: make room first.
+        while (fill >= 8) {
+          fill -= 8;
+          bytes[at++] = acc >>> fill;
+        }
+        acc &= ~(-1 << fill);
+      }
+      acc = (acc << width) | value;
+      fill += width;
+      while (fill >= 8) {
+        fill -= 8;
+        bytes[at++] = acc >>> fill;
+      }
+      acc &= ~(-1 << fill);
+    }
+    this.#acc = acc;
+    this.#fill = fill;
+    this.#at = at;
+  }
+
   /** Pads with zero bits up to a byte boundary. */
   align(): void {
     if (this.#fill > 0) this.bits(0, 8 - this.#fill);
@@ -270,6 +336,67 @@ export class BitReader {
     if (n <= PART) return this.bits(n);
     const high = this.wide(n - PART);
     return high * PART_SCALE + this.bits(PART);
+  }
+
+  /**
+   * Reads values that {@linkcode BitWriter.buckets} wrote, with the
+   * stream's state in locals throughout.
+   *
+   * @param out Receives them.
+   * @param start Where the first goes.
+   * @param end Just past where the last goes.
+   * @param widths One to three widths, increasing, each at most 24.
+   * @param unzigzag Whether to turn values back from zig-zag.
+   * @throws {RangeError} Past the end.
+   */
+  buckets(
+    out: Float64Array,
+    start: number,
+    end: number,
+    widths: number[],
+    unzigzag: boolean,
+  ): void {
+    const count = widths.length;
+    const low = widths[0];
+    const middle = count === 3 ? widths[1] : widths[count - 1];
+    const widest = widths[count - 1];
+    const bytes = this.#bytes;
+    const stop = this.#end;
+    let acc = this.#acc;
+    let fill = this.#fill;
+    let at = this.#at;
+    for (let i = start; i < end; i++) {
+      // Bits above `fill` in `acc` are spent ones: every read masks them.
+      while (fill <= 23 && at < stop) {
+        acc = (acc << 8) | bytes[at++];
+        fill += 8;
+      }
+      let width = widest;
+      if (count > 1) {
+        if (fill < 2 && (fill === 0 || ((acc >>> (fill - 1)) & 1) === 1)) {
+          throw ended();
+        }
+        fill--;
+        if (((acc >>> fill) & 1) === 0) width = low;
+        else if (count === 3) {
+          fill--;
+          if (((acc >>> fill) & 1) === 0) width = middle;
+        }
+      }
+      if (fill < width) {
+        while (fill <= 23 && at < stop) {
+          acc = (acc << 8) | bytes[at++];
+          fill += 8;
+        }
+        if (fill < width) throw ended();
+      }
+      fill -= width;
+      const u = (acc >>> fill) & ~(-1 << width);
+      out[i] = unzigzag ? (u >>> 1) ^ -(u & 1) : u;
+    }
+    this.#acc = acc & ~(-1 << fill);
+    this.#fill = fill;
+    this.#at = at;
   }
 
   /**

@@ -56,13 +56,6 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
-/** The plan of a column: its layout and widths, as measured. */
-interface Plan {
-  bits: number;
-  layout: number;
-  widths: number[];
-}
-
 /**
  * Measures columns and writes them. {@linkcode IntColumn.measure} fits the
  * layout to a column and returns its size; {@linkcode IntColumn.write}
@@ -72,7 +65,13 @@ export class IntColumn {
   #divisor = 0;
   #signed = false;
   #histogram = new Int32Array(MAX_WIDTH + 2);
-  #plan: Plan = { bits: 0, layout: 0, widths: [] };
+  // The lengths that occur, and how many values are at most each long.
+  #lengths = new Int32Array(MAX_WIDTH + 2);
+  #atMost = new Int32Array(MAX_WIDTH + 2);
+  // The plan measured last: a layout and its widths, reused, as sealing
+  // chunks should leave no garbage behind.
+  #layout = 0;
+  #widths: number[] = [0, 0, 0];
   #maxGap = 0;
   #nonZero = 0;
   #prepared: Float64Array;
@@ -94,17 +93,12 @@ export class IntColumn {
     const end = start + n;
     this.#count(values, start, end);
     const divisor = this.#divisor;
-    if (divisor === 0) {
-      this.#plan = { bits: 1, layout: 0, widths: [] };
-      return 1;
-    }
+    if (divisor === 0) return 1;
     // Rare: every value a multiple of something; count them divided.
     if (divisor !== 1) this.#countDivided(values, start, end);
     const header = 1 + 1 +
       (divisor === 1 ? 0 : WIDTH_BITS + bitLength(divisor)) + 1 + 2;
-    this.#plan = this.#fit(n);
-    this.#plan.bits += header;
-    return this.#plan.bits;
+    return header + this.#fit(n);
   }
 
   /**
@@ -195,53 +189,64 @@ export class IntColumn {
     }
   }
 
-  /** The cheapest layout for the histogram: sparse or 1 to 3 buckets. */
-  #fit(n: number): Plan {
+  /**
+   * The cheapest layout for the histogram, sparse or 1 to 3 buckets: kept
+   * as the plan, its size returned. A bucket's best width is one of the
+   * lengths that occur, so only those are tried.
+   */
+  #fit(n: number): number {
     const histogram = this.#histogram;
-    const lengths: number[] = [];
-    const atMost: number[] = [];
+    const lengths = this.#lengths;
+    const atMost = this.#atMost;
+    let distinct = 0;
     let cumulative = 0;
     for (let length = 0; length <= MAX_WIDTH; length++) {
       if (histogram[length] === 0) continue;
       cumulative += histogram[length];
-      lengths.push(length);
-      atMost.push(cumulative);
+      lengths[distinct] = length;
+      atMost[distinct++] = cumulative;
     }
-    const top = lengths.length - 1;
+    const top = distinct - 1;
     const widest = lengths[top];
-    let best: Plan = {
-      bits: WIDTH_BITS + n * widest,
-      layout: 1,
-      widths: [widest],
-    };
+    let bits = WIDTH_BITS + n * widest;
+    let layout = 1;
+    let low = widest;
+    let middle = widest;
     const gapWidth = bitLength(this.#maxGap - 1);
     const sparse = 2 * WIDTH_BITS + bitLength(n) +
       this.#nonZero * (gapWidth + widest);
-    if (sparse < best.bits) {
-      best = {
-        bits: sparse,
-        layout: LAYOUT_SPARSE,
-        widths: [gapWidth, widest],
-      };
+    if (sparse < bits) {
+      bits = sparse;
+      layout = LAYOUT_SPARSE;
+      low = gapWidth;
     }
     for (let a = 0; a < top; a++) {
-      const low = lengths[a];
-      const two = 2 * WIDTH_BITS + n + atMost[a] * low +
+      const two = 2 * WIDTH_BITS + n + atMost[a] * lengths[a] +
         (n - atMost[a]) * widest;
-      if (two < best.bits) {
-        best = { bits: two, layout: 2, widths: [low, widest] };
+      if (two < bits) {
+        bits = two;
+        layout = 2;
+        low = lengths[a];
       }
       for (let b = a + 1; b < top; b++) {
-        const middle = lengths[b];
-        const three = 3 * WIDTH_BITS + atMost[a] * (1 + low) +
-          (atMost[b] - atMost[a]) * (2 + middle) +
+        const three = 3 * WIDTH_BITS + atMost[a] * (1 + lengths[a]) +
+          (atMost[b] - atMost[a]) * (2 + lengths[b]) +
           (n - atMost[b]) * (2 + widest);
-        if (three < best.bits) {
-          best = { bits: three, layout: 3, widths: [low, middle, widest] };
+        if (three < bits) {
+          bits = three;
+          layout = 3;
+          low = lengths[a];
+          middle = lengths[b];
         }
       }
     }
-    return best;
+    this.#layout = layout;
+    const widths = this.#widths;
+    widths.length = layout === 1 ? 1 : layout === 3 ? 3 : 2;
+    widths[0] = layout === 1 ? widest : low;
+    if (layout === 3) widths[1] = middle;
+    widths[widths.length - 1] = widest;
+    return bits;
   }
 
   /**
@@ -268,7 +273,8 @@ export class IntColumn {
       w.wide(divisor, length);
     }
     w.bits(this.#signed ? 1 : 0, 1);
-    const { layout, widths } = this.#plan;
+    const layout = this.#layout;
+    const widths = this.#widths;
     w.bits(layout, 2);
     for (const width of widths) w.bits(width, WIDTH_BITS);
     if (layout === LAYOUT_SPARSE) {
@@ -290,7 +296,7 @@ export class IntColumn {
   }
 
   get widths(): number[] {
-    return this.#plan.widths;
+    return this.#widths;
   }
 }
 
@@ -339,7 +345,8 @@ function writeSparse(
   column: IntColumn,
 ): void {
   const { divisor, signed, widths } = column;
-  const [gapWidth, width] = widths;
+  const gapWidth = widths[0];
+  const width = widths[1];
   let last = start - 1;
   for (let i = start; i < start + n; i++) {
     const x = values[i];
@@ -360,6 +367,10 @@ function writeBuckets(
   const low = widths[0];
   const middle = widths[1] ?? 0;
   const widest = widths[buckets - 1];
+  if (widest <= 24) {
+    w.buckets(u, n, widths);
+    return;
+  }
   if (buckets === 1) {
     for (let i = 0; i < n; i++) w.wide(u[i], widest);
     return;
@@ -383,6 +394,8 @@ function writeBuckets(
     }
   }
 }
+
+const WIDTHS: number[] = [0, 0, 0];
 
 /**
  * Reads a column written by {@linkcode IntColumn.write}.
@@ -415,31 +428,37 @@ export function readIntColumn(
   const layout = r.bits(2);
   // Zig-zagged, 53 bits hold ±2^52; plain, 52 bits hold 2^52 - 1.
   const widest = signed ? MAX_WIDTH : MAX_WIDTH - 1;
-  const widths: number[] = [];
-  const count = layout === LAYOUT_SPARSE ? 2 : layout;
-  for (let i = 0; i < count; i++) widths.push(readWidth(r, widest));
+  // Decoding is synchronous: one array of widths serves every column.
+  const widths = WIDTHS;
+  widths.length = layout === LAYOUT_SPARSE ? 2 : layout;
+  for (let i = 0; i < widths.length; i++) widths[i] = readWidth(r, widest);
   if (layout === LAYOUT_SPARSE) {
     readSparse(r, out, start, n, widths);
-  } else {
-    readBuckets(r, out, start, end, widths);
-  }
-  if (divisor === 1 && !signed) return;
-  const small = !signed || widths[widths.length - 1] <= 31;
-  for (let i = start; i < end; i++) {
-    const u = out[i];
-    let x = u;
-    if (signed) {
-      if (small) {
-        x = (u >>> 1) ^ -(u & 1);
-      } else {
-        const half = Math.floor(u / 2);
-        x = u - 2 * half === 1 ? -half - 1 : half;
-      }
+    if (divisor === 1 && !signed) return;
+    // The zeros stay zeros: only the values read need finishing.
+    for (let i = start; i < end; i++) {
+      if (out[i] !== 0) out[i] = finish(out[i], signed, divisor);
     }
-    x *= divisor;
-    if (!(Math.abs(x) <= MAX_MAGNITUDE)) throw invalid("a column's value");
-    out[i] = x;
+    return;
   }
+  // The usual column, small and not divided, is finished as it is read.
+  const small = widths[widths.length - 1] <= 31;
+  const inline = divisor === 1 && (!signed || small);
+  readBuckets(r, out, start, end, widths, inline && signed);
+  if (inline) return;
+  for (let i = start; i < end; i++) out[i] = finish(out[i], signed, divisor);
+}
+
+/** A value as written, zig-zagged and divided, made whole again. */
+function finish(u: number, signed: boolean, divisor: number): number {
+  let x = u;
+  if (signed) {
+    const half = Math.floor(u / 2);
+    x = u - 2 * half === 1 ? -half - 1 : half;
+  }
+  x *= divisor;
+  if (!(Math.abs(x) <= MAX_MAGNITUDE)) throw invalid("a column's value");
+  return x;
 }
 
 function readWidth(r: BitReader, widest: number): number {
@@ -455,7 +474,8 @@ function readSparse(
   n: number,
   widths: number[],
 ): void {
-  const [gapWidth, width] = widths;
+  const gapWidth = widths[0];
+  const width = widths[1];
   const nonZero = r.wide(bitLength(n));
   out.fill(0, start, start + n);
   let at = start - 1;
@@ -468,25 +488,33 @@ function readSparse(
   }
 }
 
+/**
+ * Reads the values of buckets; with `unzigzag`, values of at most 31 bits
+ * are also turned back from zig-zag, in 32-bit arithmetic.
+ */
 function readBuckets(
   r: BitReader,
   out: Float64Array,
   start: number,
   end: number,
   widths: number[],
+  unzigzag: boolean,
 ): void {
   const buckets = widths.length;
-  const [low, middle] = widths;
+  const low = widths[0];
+  const middle = buckets === 3 ? widths[1] : widths[buckets - 1];
   const widest = widths[buckets - 1];
-  if (buckets === 1) {
-    for (let i = start; i < end; i++) out[i] = r.wide(widest);
+  if (widest <= 24) {
+    r.buckets(out, start, end, widths, unzigzag);
     return;
   }
   for (let i = start; i < end; i++) {
-    if (r.bit() === 0) out[i] = r.wide(low);
-    else if (buckets === 2 || r.bit() === 0) {
-      out[i] = r.wide(buckets === 2 ? widest : middle);
-    } else out[i] = r.wide(widest);
+    let u: number;
+    if (buckets === 1) u = r.wide(widest);
+    else if (r.bit() === 0) u = r.wide(low);
+    else if (buckets === 2 || r.bit() === 0) u = r.wide(middle);
+    else u = r.wide(widest);
+    out[i] = unzigzag ? (u >>> 1) ^ -(u & 1) : u;
   }
 }
 

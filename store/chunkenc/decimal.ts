@@ -280,35 +280,40 @@ export function readDecimals(r: BitReader, out: Float64Array, n: number): void {
   const exponent = r.bits(EXPONENT_BITS) - MAX_EXPONENT;
   if (exponent > MAX_EXPONENT) throw invalid("the exponent");
   const transform = r.bits(2);
+  const power = POWERS[Math.abs(exponent)];
+  const divide = exponent >= 0;
   if (transform === TRANSFORM_OFFSETS) {
     const least = readSigned(r, MAX_MANTISSA);
     readIntColumn(r, out, 0, n);
-    for (let i = 0; i < n; i++) out[i] += least;
-  } else if (transform === TRANSFORM_DELTAS) {
-    out[0] = readSigned(r, MAX_MANTISSA);
-    readIntColumn(r, out, 1, n - 1);
-    for (let i = 1; i < n; i++) {
-      out[i] += out[i - 1];
-      if (Math.abs(out[i]) > MAX_MANTISSA) throw invalid("an integer");
+    for (let i = 0; i < n; i++) {
+      const m = out[i] + least;
+      if (!(Math.abs(m) <= MAX_MANTISSA)) throw invalid("an integer");
+      out[i] = divide ? m / power : m * power;
     }
-  } else if (transform === TRANSFORM_DODS && n >= 2) {
-    out[0] = readSigned(r, MAX_MANTISSA);
-    let delta = readSigned(r, 2 * MAX_MANTISSA);
-    out[1] = out[0] + delta;
+    return;
+  }
+  let m = readSigned(r, MAX_MANTISSA);
+  let delta = 0;
+  if (transform === TRANSFORM_DODS && n >= 2) {
+    delta = readSigned(r, 2 * MAX_MANTISSA);
     readIntColumn(r, out, 2, n - 2);
-    for (let i = 2; i < n; i++) {
-      delta += out[i];
-      out[i] = out[i - 1] + delta;
-      // Checked at each step, so the sums stay exact.
-      if (Math.abs(delta) > 2 * MAX_MANTISSA) throw invalid("a delta");
-      if (Math.abs(out[i]) > MAX_MANTISSA) throw invalid("an integer");
-    }
+    out[1] = 0;
+  } else if (transform === TRANSFORM_DELTAS) {
+    readIntColumn(r, out, 1, n - 1);
   } else {
     throw invalid("the transform");
   }
-  for (let i = 0; i < n; i++) {
-    if (Math.abs(out[i]) > MAX_MANTISSA) throw invalid("an integer");
-    out[i] = scale(out[i], exponent);
+  const dods = transform === TRANSFORM_DODS;
+  out[0] = divide ? m / power : m * power;
+  for (let i = 1; i < n; i++) {
+    // Checked at each step, so the sums stay exact.
+    if (dods) delta += out[i];
+    else delta = out[i];
+    m += delta;
+    if (!(Math.abs(m) <= MAX_MANTISSA && Math.abs(delta) <= 2 * MAX_MANTISSA)) {
+      throw invalid("an integer");
+    }
+    out[i] = divide ? m / power : m * power;
   }
 }
 
