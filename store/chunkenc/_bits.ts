@@ -235,11 +235,6 @@ export class BitReader {
     this.#fill = 0;
   }
 
-  /** Where the next whole byte starts; only at a byte boundary. */
-  get offset(): number {
-    return this.#at;
-  }
-
   /**
    * Reads a byte; only at a byte boundary.
    *

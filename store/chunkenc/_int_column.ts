@@ -46,6 +46,7 @@ function gcd(a: number, b: number): number {
     a = b;
     b = r;
   }
+  if (b === 0) return a;
   a |= 0;
   b |= 0;
   while (b !== 0) {

@@ -54,9 +54,14 @@ function scale(mantissa: number, exponent: number): number {
     : mantissa * POWERS[-exponent];
 }
 
-/** Whether `mantissa` with `exponent` gives back exactly `value`. */
+/**
+ * Whether `mantissa` with `exponent` gives back exactly `value`. The bound
+ * of the search is a safe integer: 2e15 is 2000000000000000 with exponent
+ * 0 before its zeros are dropped; the final integers are checked against
+ * {@linkcode MAX_MANTISSA}.
+ */
 function exact(mantissa: number, exponent: number, value: number): boolean {
-  return Math.abs(mantissa) <= MAX_MANTISSA &&
+  return Math.abs(mantissa) <= Number.MAX_SAFE_INTEGER &&
     scale(mantissa, exponent) === value;
 }
 
@@ -219,7 +224,11 @@ export class DecimalEncoder {
       m[i] = Math.round(values[i] * power);
       if (!exact(m[i], exponent, values[i])) return undefined;
     }
-    return exponent === 0 ? this.#dropZeros(n) : exponent;
+    if (exponent === 0) exponent = this.#dropZeros(n);
+    for (let i = 0; i < n; i++) {
+      if (Math.abs(m[i]) > MAX_MANTISSA) return undefined;
+    }
+    return exponent;
   }
 
   /**
