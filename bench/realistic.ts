@@ -43,6 +43,9 @@ export const REALISTIC_METRICS = [
   "latency",
 ] as const;
 
+/** How many series a host has. */
+export const HOST_METRICS_COUNT: number = REALISTIC_METRICS.length;
+
 /** The kinds of data the generator makes. */
 export type DataKind = "realistic" | "random" | "constant";
 
@@ -249,6 +252,62 @@ export class HostData {
 }
 
 const encoder = new TextEncoder();
+
+/** Samples of some hosts, generated ahead, as numbers. */
+export interface HostSamples {
+  /** The keys. */
+  keys: string[];
+  /** Every sample's key, as an index into `keys`, round after round. */
+  keyIndexes: Int32Array;
+  /** Every sample's value, parsed from the text sent. */
+  values: Float64Array;
+  /** Every sample's timestamp. */
+  timestamps: Float64Array;
+  /** The samples of one key, in order. */
+  series(key: number): { timestamps: Float64Array; values: Float64Array };
+}
+
+/**
+ * Generates `rounds` rounds of samples of `hosts` hosts ahead, as numbers,
+ * for measuring the store in-process without the cost of generating them.
+ *
+ * @param hosts How many hosts.
+ * @param rounds How many samples each series gets.
+ * @param kind What the values are.
+ * @returns The samples.
+ */
+export function hostSamples(
+  hosts: number,
+  rounds: number,
+  kind: DataKind,
+): HostSamples {
+  const data = new HostData(hosts, { kind });
+  const total = data.keys.length * rounds;
+  const keyIndexes = new Int32Array(total);
+  const values = new Float64Array(total);
+  const timestamps = new Float64Array(total);
+  let at = 0;
+  for (let round = 0; round < rounds; round++) {
+    data.round((key, value, timestamp) => {
+      keyIndexes[at] = key;
+      values[at] = Number(value);
+      timestamps[at++] = timestamp;
+    });
+  }
+  const keys = data.keys;
+  const series = (key: number) => {
+    const picked = {
+      timestamps: new Float64Array(rounds),
+      values: new Float64Array(rounds),
+    };
+    for (let round = 0; round < rounds; round++) {
+      picked.timestamps[round] = timestamps[round * keys.length + key];
+      picked.values[round] = values[round * keys.length + key];
+    }
+    return picked;
+  };
+  return { keys, keyIndexes, values, timestamps, series };
+}
 
 /**
  * The `put` lines of some hosts' data, for a connection of the load
