@@ -115,21 +115,26 @@ export class IntColumn {
     let signs = 0;
     let last = start - 1;
     let maxGap = 0;
+    let zeros = 0;
     for (let i = start; i < end; i++) {
       const x = values[i];
+      // Columns of delta-of-deltas are mostly zeros: they cost a compare.
+      if (x === 0) {
+        zeros++;
+        continue;
+      }
       if (!(x >= -SMALL && x < SMALL)) {
         this.#countWide(values, start, end);
         return;
       }
       const xi = x | 0;
       signs |= xi;
-      const u = (xi << 1) ^ (xi >> 31);
-      histogram[32 - Math.clz32(u)]++;
-      if (u === 0) continue;
+      histogram[32 - Math.clz32((xi << 1) ^ (xi >> 31))]++;
       if (divisor !== 1) divisor = gcd(xi < 0 ? -xi : xi, divisor);
       if (i - last > maxGap) maxGap = i - last;
       last = i;
     }
+    histogram[0] = zeros;
     this.#finishCount(divisor, signs < 0, maxGap, end - start);
   }
 
