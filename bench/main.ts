@@ -283,39 +283,44 @@ async function run(options: MainOptions): Promise<void> {
       await fresh.stop();
     }
 
-    if (hasPulse && sections.has("queries")) {
-      report.push(
-        "## Queries\n\n" + await measureQueries(PULSE, progress),
-      );
-    }
-
-    if (sections.has("complexity")) {
-      progress("complexity");
-      report.push("## Complexity\n\n" + measureComplexity());
-    }
-
-    if (hasPulse && sections.has("durability")) {
-      report.push(
-        "## Durability\n\n" +
-          await measureDurability(PULSE, options, progress),
-      );
-    }
-
-    if (hasPulse && sections.has("compression")) {
-      report.push(
-        "## Compression\n\n" +
-          await measureCompression(
-            PULSE,
-            { samples: options.compressionSamples },
-            progress,
-          ),
-      );
-    }
+    report.push(...await measureApart(options, hasPulse));
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
     for (const dir of dataDirs) await Deno.remove(dir, { recursive: true });
   }
   console.log(report.join("\n\n"));
+}
+
+/**
+ * The sections that start servers of their own, or none: their reports, in
+ * the order they run.
+ */
+async function measureApart(
+  options: MainOptions,
+  hasPulse: boolean,
+): Promise<string[]> {
+  const { sections } = options;
+  const report: string[] = [];
+  if (hasPulse && sections.has("queries")) {
+    report.push("## Queries\n\n" + await measureQueries(PULSE, progress));
+  }
+  if (sections.has("complexity")) {
+    progress("complexity");
+    report.push("## Complexity\n\n" + measureComplexity());
+  }
+  if (hasPulse && sections.has("durability")) {
+    report.push(
+      "## Durability\n\n" + await measureDurability(PULSE, options, progress),
+    );
+  }
+  if (hasPulse && sections.has("compression")) {
+    const samples = options.compressionSamples;
+    report.push(
+      "## Compression\n\n" +
+        await measureCompression(PULSE, { samples }, progress),
+    );
+  }
+  return report;
 }
 
 function describeSetup(options: MainOptions): string {
