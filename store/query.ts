@@ -238,9 +238,11 @@ export class Query {
       // C, a tenth of the cost of a row when taken for each.
       if (!(timestamp < this.#bucketEnd && timestamp >= this.#bucket)) {
         const bucket = bucketStart(timestamp, step);
-        // Past the safe integers' start, buckets share the clamped label
-        // and their end is not theirs: the label decides.
-        this.#bucketEnd = bucket + step;
+        // A bucket labelled with the clamped -MAX_SAFE_INTEGER ends before
+        // the label's step would reach: there, each sample's start decides.
+        this.#bucketEnd = bucket === -Number.MAX_SAFE_INTEGER
+          ? bucket
+          : bucket + step;
         if (bucket !== this.#bucket) {
           if (this.#count > 0) this.#emit(key, sink);
           this.#bucket = bucket;
