@@ -434,6 +434,8 @@ export class Series {
       }
     }
     this.#length -= dropped;
+    // Emptied, it starts afresh: the next put is after nothing.
+    if (this.#length === 0) this.#latest = -Infinity;
     if (arena.pending) arena.settle();
     return dropped;
   }

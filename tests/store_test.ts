@@ -628,3 +628,18 @@ Deno.test("Series.chunks() hands over encoded chunks, resuming from any timestam
     deepEqual(collect(from, 100).pairs, all.slice(1234));
   });
 });
+
+Deno.test("Series.dropBefore() of every sample leaves a series that starts afresh", () => {
+  const series = new Series("k");
+  for (let i = 0; i < 300; i++) series.put(1000 + i, i);
+  equal(series.dropBefore(Infinity), 300);
+  deepEqual([series.length, series.first, series.last], [
+    0,
+    undefined,
+    undefined,
+  ]);
+  series.put(5, 0.5);
+  series.put(3, 0.25);
+  deepEqual(series.toArray(), [[3, 0.25], [5, 0.5]]);
+  deepEqual([series.length, series.first, series.last], [2, 3, 5]);
+});
