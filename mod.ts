@@ -85,7 +85,21 @@ export {
   serveHttp,
   type ServeHttpOptions,
 } from "./http.ts";
-export { isKey, Series, Store, type StoreStats } from "./store.ts";
+export {
+  ChunkArena,
+  type ChunkFigures,
+  decodeChunk,
+  encodeChunk,
+  EncodedChunk,
+  Encoding,
+  type EncodingFigures,
+  isKey,
+  MAX_CHUNK_SAMPLES,
+  type SampleColumns,
+  Series,
+  Store,
+  type StoreStats,
+} from "./store.ts";
 export {
   GLOBSTAR,
   isPattern,

@@ -23,6 +23,8 @@
  */
 
 import { isKey } from "./protocol/grammar.ts";
+import { ChunkArena, type ChunkFigures } from "./store/chunk_arena.ts";
+import type { EncodedChunk, SampleColumns } from "./store/chunkenc/chunkenc.ts";
 import { KeyIndex } from "./store/key_index.ts";
 import type { Pattern } from "./store/pattern.ts";
 import { Series } from "./store/series.ts";
@@ -35,6 +37,25 @@ export interface StoreStats {
   samples: number;
 }
 
+export {
+  ChunkArena,
+  type ChunkFigures,
+  type EncodingFigures,
+  type Relocate,
+} from "./store/chunk_arena.ts";
+export {
+  type Chunk,
+  type ChunkAppender,
+  decodeChunk,
+  encodeChunk,
+  EncodedChunk,
+  type EncodeOptions,
+  Encoding,
+  ENCODING_NAMES,
+  MAX_CHUNK_SAMPLES,
+  type SampleColumns,
+} from "./store/chunkenc/chunkenc.ts";
+
 /**
  * Series by name, in the order their names were first put.
  */
@@ -43,6 +64,11 @@ export class Store {
   #samples = 0;
   #created = 0;
   #index = new KeyIndex();
+  // The sealed chunks of every series; when a page of it is mostly free,
+  // what is left in it moves, series by series.
+  #arena = new ChunkArena((page) => {
+    for (const series of this.#series.values()) series.relocate(page);
+  });
 
   /**
    * Stores a sample. The same key and timestamp again replaces the value.
@@ -63,20 +89,41 @@ export class Store {
         `Cannot put at ${timestamp}: not a safe integer timestamp`,
       );
     }
-    let series = this.#series.get(key);
-    if (series === undefined) {
-      if (!isKey(key)) {
-        throw new TypeError(
-          `Cannot put ${
-            JSON.stringify(key)
-          }: a key is not empty and holds no whitespace`,
-        );
-      }
-      series = new Series(key, this.#created++);
-      this.#series.set(key, series);
-      this.#index.add(series);
-    }
+    const series = this.#series.get(key) ?? this.#create(key);
     if (series.put(timestamp, value)) this.#samples++;
+  }
+
+  #create(key: string): Series {
+    if (!isKey(key)) {
+      throw new TypeError(
+        `Cannot put ${
+          JSON.stringify(key)
+        }: a key is not empty and holds no whitespace`,
+      );
+    }
+    const series = new Series(key, this.#created++, this.#arena);
+    this.#series.set(key, series);
+    this.#index.add(series);
+    return series;
+  }
+
+  /**
+   * Stores the samples of an encoded chunk, restoring a snapshot: after the
+   * series' latest sample, the chunk is kept as it is; otherwise its samples
+   * are put one by one.
+   *
+   * @param key The series' name: not empty, no whitespace.
+   * @param chunk A checked chunk.
+   * @param samples Its samples, as it decoded them.
+   * @throws {TypeError} When the key is empty or holds whitespace.
+   */
+  putChunk(
+    key: string,
+    chunk: EncodedChunk,
+    samples: SampleColumns,
+  ): void {
+    const series = this.#series.get(key) ?? this.#create(key);
+    this.#samples += series.adopt(chunk, samples);
   }
 
   /**
@@ -143,12 +190,32 @@ export class Store {
     this.#samples -= series.length;
     this.#series.delete(key);
     this.#index.remove(key);
+    series.release();
     return true;
   }
 
   /** How many series and samples the store holds. */
   get stats(): StoreStats {
     return { series: this.#series.size, samples: this.#samples };
+  }
+
+  /**
+   * What the samples take in memory, by the encoding of their chunks: the
+   * raw heads of the series, and their sealed chunks.
+   *
+   * @returns Bytes and samples by encoding, and the arena's pages.
+   */
+  chunkFigures(): ChunkFigures {
+    const figures = this.#arena.figures();
+    let sealed = 0;
+    for (const { samples } of Object.values(figures.encodings)) {
+      sealed += samples;
+    }
+    figures.encodings = {
+      raw: { bytes: this.#arena.rawBytes, samples: this.#samples - sealed },
+      ...figures.encodings,
+    };
+    return figures;
   }
 }
 

@@ -2,17 +2,22 @@
  * How the store's costs grow, measured in-process on the store alone (it is
  * pure, so no socket or scheduler blurs the figures):
  *
- * - put in timestamp order, at 1,000 and 100,000 series: amortised O(1);
+ * - put in timestamp order, at 1,000 and 100,000 series: amortised O(1),
+ *   the head encoded into a sealed chunk every 128 puts; with counting
+ *   values and with realistic host data (realistic.ts);
  * - put out of order (a random earlier second) and replacements: a binary
- *   search over chunks and within one, then a shift of at most one chunk;
- * - `get` of n samples rendered to protocol text: linear in n.
+ *   search over the sealed chunks, then decoding and encoding one chunk of
+ *   at most 256 samples;
+ * - `get` of n samples rendered to protocol text: linear in n;
+ * - encoding and decoding chunks of 128 samples, by kind of data.
  *
  * @module
  */
 
 import { AnswerWriter } from "../protocol/answer_writer.ts";
 import { Query } from "../store/query.ts";
-import { Store } from "../store.ts";
+import { decodeChunk, encodeChunk, Store } from "../store.ts";
+import { HOST_METRICS_COUNT, hostSamples } from "./realistic.ts";
 import { rng } from "./random.ts";
 import { formatCount, table } from "./report.ts";
 
@@ -50,9 +55,62 @@ function putCosts(series: number): string[] {
     formatCount(series),
     formatCount(perSeries),
     inOrder.toFixed(0),
+    hostDataPuts(series).toFixed(0),
     outOfOrder.toFixed(0),
     replacements.toFixed(0),
   ];
+}
+
+/** Nanoseconds per put of realistic host data over `series` series. */
+function hostDataPuts(series: number): number {
+  const { keys, keyIndexes, values, timestamps } = hostSamples(
+    series / HOST_METRICS_COUNT,
+    Math.floor(PUTS / series),
+    "realistic",
+  );
+  const store = new Store();
+  return nanoseconds(
+    values.length,
+    (i) => store.put(keys[keyIndexes[i]], values[i], timestamps[i]),
+  );
+}
+
+/** Encoding and decoding chunks of 128 samples of each kind of data. */
+function chunkCosts(): string[][] {
+  const n = 128;
+  const into = {
+    timestamps: new Float64Array(n),
+    values: new Float64Array(n),
+  };
+  return (["realistic", "random", "constant"] as const).map((kind) => {
+    const data = hostSamples(10, 100 * n, kind);
+    const chunks: { timestamps: Float64Array; values: Float64Array }[] = [];
+    for (let key = 0; key < data.keys.length; key++) {
+      const samples = data.series(key);
+      for (let at = 0; at + n <= samples.values.length; at += n) {
+        chunks.push({
+          timestamps: samples.timestamps.subarray(at, at + n),
+          values: samples.values.subarray(at, at + n),
+        });
+      }
+    }
+    let bytes = 0;
+    const encoded: Uint8Array[] = [];
+    const encode = nanoseconds(chunks.length, (i) => {
+      const chunk = encodeChunk(chunks[i], n);
+      bytes += chunk.length;
+      if (encoded.length < chunks.length) encoded.push(chunk.slice());
+    }) / n;
+    const decode = nanoseconds(encoded.length, (i) => {
+      decodeChunk(encoded[i], into);
+    }) / n;
+    return [
+      kind,
+      (bytes / (chunks.length * n)).toFixed(2),
+      encode.toFixed(1),
+      decode.toFixed(1),
+    ];
+  });
 }
 
 function getCosts(): string[][] {
@@ -89,6 +147,7 @@ export function measureComplexity(): string {
       "series",
       "samples each",
       "ns/put in order",
+      "ns/put in order, host data",
       "ns/put out of order",
       "ns/replacement",
     ],
@@ -98,7 +157,11 @@ export function measureComplexity(): string {
     ["samples returned", "µs per get", "ns per sample"],
     getCosts(),
   );
-  return `${puts}\n\n${gets}`;
+  const chunks = table(
+    ["data", "bytes/sample", "encode ns/sample", "decode ns/sample"],
+    chunkCosts(),
+  );
+  return `${puts}\n\n${gets}\n\nChunks of 128 samples:\n\n${chunks}`;
 }
 
 if (import.meta.main) {

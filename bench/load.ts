@@ -27,10 +27,14 @@ import { parseArgs } from "node:util";
 import { AnswerScanner } from "./answers.ts";
 import { Histogram } from "./histogram.ts";
 import { runScript, type Server } from "./process.ts";
+import { type DataKind, HostSource, REALISTIC_METRICS } from "./realistic.ts";
 import { RequestSource, type Workload } from "./requests.ts";
 import { writeAll } from "../internal/write_all.ts";
 
 const SCRIPT = fileURLToPath(import.meta.url);
+// `put` and `get` of the key space; the others put hosts' data (realistic.ts),
+// `--keys` series of ten a host.
+const WORKLOADS = ["put", "get", "realistic", "random", "constant"] as const;
 const READ_BUFFER_BYTES = 256 * 1024;
 /** How long the answers still in flight at the end may take to arrive. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -69,7 +73,7 @@ export interface Options {
   duration: number;
   warmup: number;
   requests: number;
-  workload: Workload;
+  workload: Workload | DataKind;
   keys: number;
   prefix: string;
   timestampStart: number;
@@ -105,8 +109,11 @@ function parseOptions(args: string[]): Options {
     },
   });
   if (values.port === undefined) throw new TypeError("--port is required");
-  if (values.workload !== "put" && values.workload !== "get") {
-    throw new TypeError(`--workload must be put or get: ${values.workload}`);
+  const workload = WORKLOADS.find((known) => known === values.workload);
+  if (workload === undefined) {
+    throw new TypeError(
+      `--workload must be one of ${WORKLOADS.join(", ")}: ${values.workload}`,
+    );
   }
   const options: Options = {
     hostname: values.hostname,
@@ -116,7 +123,7 @@ function parseOptions(args: string[]): Options {
     duration: Number(values.duration),
     warmup: Number(values.warmup),
     requests: Number(values.requests),
-    workload: values.workload,
+    workload,
     keys: Number(values.keys),
     prefix: values.prefix,
     timestampStart: Number(values["timestamp-start"]),
@@ -142,7 +149,7 @@ function take(run: Run, wanted: number): number {
 
 async function drive(
   conn: Deno.Conn,
-  source: RequestSource,
+  source: { next(count: number): Uint8Array },
   scanner: AnswerScanner,
   inflight: number,
   run: Run,
@@ -193,6 +200,40 @@ async function drive(
   }
 }
 
+/** The requests of connection `i`: each owns its keys, or its hosts. */
+function source(
+  options: Options,
+  i: number,
+): RequestSource | HostSource {
+  const { workload, connections } = options;
+  if (workload === "put" || workload === "get" || workload === "graphite") {
+    const space = {
+      prefix: options.prefix,
+      keys: options.keys,
+      timestampStart: options.timestampStart,
+    };
+    return new RequestSource(workload, space, i, connections);
+  }
+  const hosts = Math.floor(options.keys / REALISTIC_METRICS.length);
+  const first = Math.floor(hosts * i / connections);
+  const last = Math.floor(hosts * (i + 1) / connections);
+  if (last === first) {
+    throw new RangeError(
+      `${hosts} hosts cannot be spread over ${connections} connections`,
+    );
+  }
+  return new HostSource(
+    last - first,
+    {
+      kind: workload,
+      seed: 1 + i,
+      start: options.timestampStart,
+      prefix: options.prefix,
+    },
+    first,
+  );
+}
+
 async function measure(options: Options): Promise<LoadResult> {
   const counted = options.requests > 0;
   const run: Run = {
@@ -213,14 +254,7 @@ async function measure(options: Options): Promise<LoadResult> {
       conn.setNoDelay(true);
       conns.push(conn);
     }
-    const space = {
-      prefix: options.prefix,
-      keys: options.keys,
-      timestampStart: options.timestampStart,
-    };
-    const sources = conns.map((_, i) =>
-      new RequestSource(options.workload, space, i, options.connections)
-    );
+    const sources = conns.map((_, i) => source(options, i));
     const scanners = conns.map(() => new AnswerScanner());
 
     let start = performance.now();

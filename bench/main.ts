@@ -25,12 +25,16 @@
  * - `clickhouse`: front ends over a ClickHouse server beside `--memory`:
  *   puts through one and two front ends, get and query latency, and the
  *   bytes a sample takes in ClickHouse (skipped without clickhouse-server).
+ * - `compression`: realistic host data, random doubles and constants: bytes
+ *   a sample in memory and on disk after compaction, the rate of a restore
+ *   and of decoding.
  *
  * Flags: `--duration` seconds measured per figure (3), `--warmup` seconds
  * before each (1), `--connections` of the throughput workloads (16),
  * `--rounds` per throughput figure (3), `--only` sections (all),
  * `--storage memory|everysec|always` of the shared Pulse server (memory),
- * `--samples` put before `get *` (2,000,000); `--help` lists them.
+ * `--samples` put before `get *` (2,000,000), `--compression-samples` put
+ * per kind of data (10,000,000); `--help` lists them.
  *
  * Without `server.ts` it measures the baseline alone. It exits non-zero only
  * when something fails to run; slow figures are reported, never judged.
@@ -48,6 +52,7 @@ import { measureBackpressure } from "./backpressure.ts";
 import { measureClickHouse } from "./clickhouse.ts";
 import { measureClient } from "./client_pipelining.ts";
 import { measureComplexity } from "./complexity.ts";
+import { measureCompression } from "./compression.ts";
 import { measureDurability } from "./durability.ts";
 import { measureGraphite } from "./graphite.ts";
 import { measureMemory } from "./memory.ts";
@@ -78,6 +83,7 @@ const SECTIONS = [
   "render",
   "graphite",
   "clickhouse",
+  "compression",
 ] as const;
 type Section = typeof SECTIONS[number];
 /** The sections measured on one Pulse server, its get key prefilled. */
@@ -93,6 +99,7 @@ const BASELINE = fileURLToPath(new URL("./baseline.ts", import.meta.url));
 const PULSE = fileURLToPath(new URL("../server.ts", import.meta.url));
 const LOOPBACK = ["--hostname", "127.0.0.1", "--port", "0"];
 const FILL_SAMPLES = 2_000_000;
+const COMPRESSION_SAMPLES = 10_000_000;
 const FILL_SERIES = 1000;
 
 interface MainOptions {
@@ -103,6 +110,7 @@ interface MainOptions {
   sections: Set<Section>;
   storage: Storage;
   samples: number;
+  compressionSamples: number;
 }
 
 const HELP = `Usage: deno task bench [options]
@@ -123,6 +131,9 @@ Options:
   --storage KIND      the shared Pulse server's storage: ${STORAGES.join(", ")}
                       (default memory)
   --samples N         samples put before get * (default ${FILL_SAMPLES})
+  --compression-samples N
+                      samples put per kind of data in the compression
+                      section (default ${COMPRESSION_SAMPLES})
   -h, --help          show this help
 `;
 
@@ -135,6 +146,7 @@ const FLAGS = {
     "only",
     "storage",
     "samples",
+    "compression-samples",
   ],
   boolean: ["help"],
   alias: { h: "help" },
@@ -146,6 +158,7 @@ const FLAGS = {
     only: SECTIONS.join(","),
     storage: "memory",
     samples: String(FILL_SAMPLES),
+    "compression-samples": String(COMPRESSION_SAMPLES),
   },
 } as const;
 
@@ -182,6 +195,11 @@ function parseOptions(args: string[]): MainOptions | undefined {
     sections,
     storage,
     samples: readCount("--samples", values.samples, { min: 1 }),
+    compressionSamples: readCount(
+      "--compression-samples",
+      values["compression-samples"],
+      { min: 1 },
+    ),
   };
 }
 
@@ -328,44 +346,59 @@ async function run(options: MainOptions): Promise<void> {
       await fresh.stop();
     }
 
-    if (hasPulse && sections.has("queries")) {
-      report.push(
-        "## Queries\n\n" + await measureQueries(PULSE, progress),
-      );
-    }
-
-    if (sections.has("complexity")) {
-      progress("complexity");
-      report.push("## Complexity\n\n" + measureComplexity());
-    }
-
-    if (hasPulse && sections.has("durability")) {
-      report.push(
-        "## Durability\n\n" +
-          await measureDurability(PULSE, options, progress),
-      );
-    }
-
-    if (hasPulse && sections.has("render")) {
-      report.push("## Graphite render\n\n" + await measureRender(progress));
-    }
-    if (hasPulse && sections.has("graphite")) {
-      report.push(
-        "## Graphite ingest\n\n" +
-          await measureGraphite(PULSE, options, progress),
-      );
-    }
-    if (hasPulse && sections.has("clickhouse")) {
-      report.push(
-        "## ClickHouse\n\n" +
-          await measureClickHouse(PULSE, options, progress),
-      );
-    }
+    report.push(...await measureApart(options, hasPulse));
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
     for (const dir of dataDirs) await Deno.remove(dir, { recursive: true });
   }
   console.log(report.join("\n\n"));
+}
+
+/**
+ * The sections that start servers of their own, or none: their reports, in
+ * the order they run.
+ */
+async function measureApart(
+  options: MainOptions,
+  hasPulse: boolean,
+): Promise<string[]> {
+  const { sections } = options;
+  const report: string[] = [];
+  if (hasPulse && sections.has("queries")) {
+    report.push("## Queries\n\n" + await measureQueries(PULSE, progress));
+  }
+  if (sections.has("complexity")) {
+    progress("complexity");
+    report.push("## Complexity\n\n" + measureComplexity());
+  }
+  if (hasPulse && sections.has("durability")) {
+    report.push(
+      "## Durability\n\n" + await measureDurability(PULSE, options, progress),
+    );
+  }
+  if (hasPulse && sections.has("compression")) {
+    const samples = options.compressionSamples;
+    report.push(
+      "## Compression\n\n" +
+        await measureCompression(PULSE, { samples }, progress),
+    );
+  }
+  if (hasPulse && sections.has("render")) {
+    report.push("## Graphite render\n\n" + await measureRender(progress));
+  }
+  if (hasPulse && sections.has("graphite")) {
+    report.push(
+      "## Graphite ingest\n\n" +
+        await measureGraphite(PULSE, options, progress),
+    );
+  }
+  if (hasPulse && sections.has("clickhouse")) {
+    report.push(
+      "## ClickHouse\n\n" +
+        await measureClickHouse(PULSE, options, progress),
+    );
+  }
+  return report;
 }
 
 function describeSetup(options: MainOptions): string {

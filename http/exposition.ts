@@ -115,6 +115,41 @@ const FIGURES: Record<
     "gauge",
     "Bytes of the --max-body budget taken by put bodies being read or stored now.",
   ],
+  chunk_bytes_raw: [
+    "pulse_chunk_bytes_raw",
+    "gauge",
+    "Bytes of the series' raw head chunks, kept unencoded for cheap appends.",
+  ],
+  chunk_bytes_decimal: [
+    "pulse_chunk_bytes_decimal",
+    "gauge",
+    "Bytes of sealed chunks whose values are encoded as decimals.",
+  ],
+  chunk_bytes_xor: [
+    "pulse_chunk_bytes_xor",
+    "gauge",
+    "Bytes of sealed chunks whose values are encoded with XOR.",
+  ],
+  samples_raw: [
+    "pulse_samples_raw",
+    "gauge",
+    "Samples in raw head chunks.",
+  ],
+  samples_decimal: [
+    "pulse_samples_decimal",
+    "gauge",
+    "Samples in chunks of decimal values.",
+  ],
+  samples_xor: [
+    "pulse_samples_xor",
+    "gauge",
+    "Samples in chunks of XOR values.",
+  ],
+  chunk_pages_bytes: [
+    "pulse_chunk_pages_bytes",
+    "gauge",
+    "Bytes of the pages that hold the sealed chunks, free space not yet reclaimed included.",
+  ],
   graphite_connections: [
     "pulse_graphite_connections",
     "gauge",

@@ -293,6 +293,8 @@ function describeFault(fault: RecordFault, atEnd: boolean): string {
       return `a record of ${size} ${where} (damaged: its length is wrong)`;
     case "content":
       return `a record of ${size} ${where} that cannot be read (damaged: ${fault.reason})`;
+    case "chunk":
+      return `a chunk in the record of ${size} ${where} that cannot be decoded (damaged: ${fault.reason}); the record's other chunks are restored`;
     case "garbage":
       return `${size} ${where} that frame no record (damaged: garbage ${
         atEnd ? "after the last record" : "between records"

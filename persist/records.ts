@@ -9,8 +9,10 @@
  *   clients sent them, and encoded entries whose keys are numbered and whose
  *   timestamps are offsets from a base within the record, so every record
  *   reads on its own.
- * - `SERIES`: part of one series in a snapshot: timestamps as zigzag varint
- *   deltas, then values as float64.
+ * - `SERIES`: part of one series in a snapshot of format 3 or earlier:
+ *   timestamps as zigzag varint deltas, then values as float64.
+ * - `CHUNKS`: encoded chunks of series, as the store keeps them, the payload
+ *   compressed with zstd where that makes it smaller (snapshots of format 4).
  *
  * See docs/STORAGE.md.
  *
@@ -23,8 +25,18 @@ import { crc32 } from "node:zlib";
 export const RECORD_HEADER = 1;
 /** A batch of log entries. */
 export const RECORD_BATCH = 2;
-/** Samples of one series in a snapshot. */
+/** Samples of one series in a snapshot of format 3 or earlier. */
 export const RECORD_SERIES = 3;
+/**
+ * Encoded chunks of series in a snapshot: a compression byte (0 none, 1
+ * zstd), then the body, compressed or not: for each series a key, its
+ * chunks each after its varint length, and a length of 0.
+ */
+export const RECORD_CHUNKS = 4;
+/** A `CHUNKS` record's body as it is. */
+export const COMPRESSION_NONE = 0;
+/** A `CHUNKS` record's body compressed with zstd. */
+export const COMPRESSION_ZSTD = 1;
 
 /** Log entry: defines key number `id` for the rest of the record. */
 export const ENTRY_KEY = 1;
@@ -53,9 +65,12 @@ export const FILE_LOG = 1;
 export const FILE_SNAPSHOT = 2;
 
 const MAGIC = "PULSE";
-// Format 2 added ENTRY_BASE and format 3 ENTRY_LINES; older files read the
-// same way.
-const FORMAT_VERSION = 3;
+// Format 2 added ENTRY_BASE, format 3 ENTRY_LINES and format 4 CHUNKS
+// records; older files read the same way. Logs are still written as format
+// 3, which they are, so that a Pulse of format 3 reads them; snapshots hold
+// CHUNKS records and are format 4.
+const FORMAT_VERSION = 4;
+const LOG_FORMAT_VERSION = 3;
 const HEADER_SIZE = 8;
 // A record larger than this is corruption, not data.
 const MAX_RECORD_SIZE = 256 * 1024 * 1024;
@@ -189,58 +204,6 @@ export class RecordWriter {
     this.#length += bytes.length;
   }
 
-  /**
-   * Writes the gaps between increasing timestamps as varints, in one loop as
-   * snapshots hold millions. A gap that a double cannot hold exactly (past
-   * 2^53) is written as 0 and then the timestamp, zigzag-encoded: gaps are
-   * positive, so 0 is free to mark it.
-   *
-   * @param timestamps Strictly increasing safe integers.
-   * @param n How many of them; the gaps of the first `n` are written.
-   */
-  gaps(timestamps: Float64Array, n: number): void {
-    // A gap up to 2^53 takes at most 8 bytes, a jump 1 + 9.
-    this.#reserve(n * 10);
-    const bytes = this.#bytes;
-    let at = this.#length;
-    for (let i = 1; i < n; i++) {
-      let gap = timestamps[i] - timestamps[i - 1];
-      if (gap < 0x80) {
-        bytes[at++] = gap;
-        continue;
-      }
-      if (gap > Number.MAX_SAFE_INTEGER) {
-        bytes[at++] = 0;
-        this.#length = at;
-        this.signed(timestamps[i]);
-        at = this.#length;
-        continue;
-      }
-      while (gap >= 0x80) {
-        bytes[at++] = (gap % 0x80) | 0x80;
-        gap = Math.floor(gap / 0x80);
-      }
-      bytes[at++] = gap;
-    }
-    this.#length = at;
-  }
-
-  /**
-   * Writes float64s, as one copy of their bytes: Deno runs on little-endian
-   * machines only, where a Float64Array's bytes are the format's.
-   *
-   * @param values Holds them.
-   * @param n How many, from the start.
-   */
-  floats(values: Float64Array, n: number): void {
-    this.#reserve(n * 8);
-    this.#bytes.set(
-      new Uint8Array(values.buffer, values.byteOffset, n * 8),
-      this.#length,
-    );
-    this.#length += n * 8;
-  }
-
   /** Writes a float64. */
   float(value: number): void {
     this.#reserve(8);
@@ -274,7 +237,7 @@ export class RecordWriter {
   header(fileKind: number, sequence: number): void {
     this.begin(RECORD_HEADER);
     for (let i = 0; i < MAGIC.length; i++) this.byte(MAGIC.charCodeAt(i));
-    this.byte(FORMAT_VERSION);
+    this.byte(fileKind === FILE_LOG ? LOG_FORMAT_VERSION : FORMAT_VERSION);
     this.byte(fileKind);
     this.varint(sequence);
     this.end();
@@ -378,6 +341,15 @@ export class RecordReader {
     return this.#bytes.subarray(start, this.#offset);
   }
 
+  /**
+   * Reads the rest of the payload as it is.
+   *
+   * @returns A view of it in the file's bytes.
+   */
+  rest(): Uint8Array {
+    return this.raw(this.#end - this.#offset);
+  }
+
   /** Reads a float64. */
   float(): number {
     this.#need(8);
@@ -437,9 +409,17 @@ export function readHeader(reader: RecordReader): FileHeader {
  *   checksum, but whose length field is wrong.
  * - `content`: a record whose checksum matches but which cannot be read: an
  *   unknown kind, or a payload the reader rejects.
+ * - `chunk`: a chunk in a record whose checksum matches, that cannot be
+ *   decoded: it is skipped, the record's other chunks are restored.
  * - `garbage`: bytes that frame no record, between records or at the end.
  */
-export type FaultKind = "torn" | "checksum" | "length" | "content" | "garbage";
+export type FaultKind =
+  | "torn"
+  | "checksum"
+  | "length"
+  | "content"
+  | "chunk"
+  | "garbage";
 
 /** A stretch of a file that held no record that could be read. */
 export interface RecordFault {
@@ -449,7 +429,7 @@ export interface RecordFault {
   start: number;
   /** Where it ends, exclusive. */
   end: number;
-  /** For `content`: why the record could not be read. */
+  /** For `content` and `chunk`: why it could not be read. */
   reason?: string;
 }
 
@@ -471,7 +451,7 @@ export interface ScanReport {
 }
 
 function kindIsKnown(kind: number): boolean {
-  return kind >= RECORD_HEADER && kind <= RECORD_SERIES;
+  return kind >= RECORD_HEADER && kind <= RECORD_CHUNKS;
 }
 
 function validAt(bytes: Uint8Array, view: DataView, at: number): number {
@@ -534,12 +514,13 @@ function classify(
  * record, and reported as faults of its kind, with where they are.
  *
  * @param bytes A whole file.
- * @param visit Called per record; a throw makes the record a `content` fault.
+ * @param visit Called per record, with where it starts in the file (for
+ * faults of its own to report); a throw makes the record a `content` fault.
  * @returns What was found.
  */
 export function scanRecords(
   bytes: Uint8Array,
-  visit: (kind: number, reader: RecordReader) => void,
+  visit: (kind: number, reader: RecordReader, start: number) => void,
 ): ScanReport {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const report: ScanReport = {
@@ -572,7 +553,7 @@ export function scanRecords(
     }
     try {
       const reader = new RecordReader(bytes, at + HEADER_SIZE + 1, end);
-      visit(bytes[at + HEADER_SIZE], reader);
+      visit(bytes[at + HEADER_SIZE], reader, at);
       report.records++;
     } catch (error) {
       fault({

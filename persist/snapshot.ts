@@ -1,20 +1,31 @@
 /**
- * Snapshots: the whole store written as `SERIES` records, and restoring
- * records of both snapshots and logs into a store.
+ * Snapshots: the whole store written as `CHUNKS` records, the series' encoded
+ * chunks as the store keeps them, and restoring records of snapshots (of
+ * every format) and logs into a store.
  *
  * A snapshot is written while the server keeps serving: it walks the live
- * store in steps, writing every 256 KiB before encoding more, so no pause
- * lasts more than a few milliseconds. Samples put meanwhile are in the new
- * log as well, and replaying a log is idempotent, so the snapshot need not
- * be a point in time.
+ * store in steps, sealing a record of at most 32 KiB of chunks (compressed
+ * with zstd where that makes it smaller) and writing it before taking more,
+ * so no pause lasts more than a few milliseconds. Samples put meanwhile are
+ * in the new log as well, and replaying a log is idempotent, so the snapshot
+ * need not be a point in time.
  *
  * @module
  */
 
+import { zstdCompressSync, zstdDecompressSync } from "node:zlib";
 import { writeAll } from "../internal/write_all.ts";
 import { RequestParser } from "../protocol/request.ts";
 import type { Store } from "../store.ts";
 import {
+  chunkLength,
+  EncodedChunk,
+  MAX_CHUNK_SAMPLES,
+  type SampleColumns,
+} from "../store/chunkenc/chunkenc.ts";
+import {
+  COMPRESSION_NONE,
+  COMPRESSION_ZSTD,
   ENTRY_BASE,
   ENTRY_DELETE,
   ENTRY_KEY,
@@ -25,17 +36,26 @@ import {
   type FileHeader,
   readHeader,
   RECORD_BATCH,
+  RECORD_CHUNKS,
   RECORD_HEADER,
   RECORD_SERIES,
-  type RecordReader,
+  type RecordFault,
+  RecordReader,
   RecordWriter,
   scanRecords,
   type ScanReport,
 } from "./records.ts";
 
-// Samples per SERIES record: small enough to encode between writes.
-const SAMPLES_PER_RECORD = 4096;
-const WRITE_SIZE = 256 * 1024;
+// Bytes of chunks per CHUNKS record, before compression: as a log record,
+// what one damaged record can lose. zstd finds nearly as much to take out as
+// in records eight times larger (0.7 % less, on realistic host data). Each
+// record is written as soon as it is sealed: bounding the work between two
+// writes by the bytes written would let data that compresses well (a
+// hundredfold, for constants) hold the event loop for tens of milliseconds.
+const CHUNKS_PER_RECORD = 32 * 1024;
+// A CHUNKS record's body is refused past this when decompressed: a record
+// that claims more is damage, not data.
+const MAX_BODY_SIZE = 16 * 1024 * 1024;
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 
@@ -68,30 +88,34 @@ export async function writeSnapshot(
     truncate: true,
   });
   const w = new RecordWriter();
-  const timestamps = new Float64Array(SAMPLES_PER_RECORD);
-  const values = new Float64Array(SAMPLES_PER_RECORD);
+  const body = new RecordWriter();
   let bytes = 0;
   let samples = 0;
+  const visit = (chunk: Uint8Array) => {
+    body.varint(chunk.length);
+    body.raw(chunk);
+    samples += chunkLength(chunk, 0);
+  };
+  const flush = async () => {
+    bytes += w.length;
+    await writeAll(file, w.bytes());
+    w.reset();
+  };
   try {
     w.header(FILE_SNAPSHOT, nextLog);
     for (const series of store.series()) {
-      let from = -Infinity;
-      while (true) {
-        const n = series.read(from, Infinity, timestamps, values);
-        if (n === 0) break;
-        encodeSeries(w, series.key, timestamps, values, n);
-        samples += n;
-        if (w.length >= WRITE_SIZE) {
-          bytes += w.length;
-          await writeAll(file, w.bytes());
-          w.reset();
-        }
-        if (n < SAMPLES_PER_RECORD) break;
-        from = timestamps[n - 1] + 1;
+      let from: number | undefined = -Infinity;
+      while (from !== undefined) {
+        body.string(series.key);
+        from = series.chunks(from, CHUNKS_PER_RECORD - body.length, visit);
+        body.varint(0);
+        if (body.length < CHUNKS_PER_RECORD) continue;
+        sealChunks(w, body);
+        await flush();
       }
     }
-    bytes += w.length;
-    await writeAll(file, w.bytes());
+    if (body.length > 0) sealChunks(w, body);
+    await flush();
     await file.syncData();
   } catch (error) {
     file.close();
@@ -102,6 +126,22 @@ export async function writeSnapshot(
   await Deno.rename(temporary, path);
   await syncDirectory(path.slice(0, path.lastIndexOf("/")) || ".");
   return { bytes, samples };
+}
+
+/** Seals the body of chunks into a `CHUNKS` record, and empties it. */
+function sealChunks(w: RecordWriter, body: RecordWriter): void {
+  const plain = body.bytes();
+  const compressed = zstdCompressSync(plain);
+  w.begin(RECORD_CHUNKS);
+  if (compressed.length < plain.length) {
+    w.byte(COMPRESSION_ZSTD);
+    w.raw(compressed);
+  } else {
+    w.byte(COMPRESSION_NONE);
+    w.raw(plain);
+  }
+  w.end();
+  body.reset();
 }
 
 /**
@@ -117,22 +157,6 @@ export async function syncDirectory(path: string): Promise<void> {
   } finally {
     dir.close();
   }
-}
-
-function encodeSeries(
-  w: RecordWriter,
-  key: string,
-  timestamps: Float64Array,
-  values: Float64Array,
-  n: number,
-): void {
-  w.begin(RECORD_SERIES);
-  w.string(key);
-  w.varint(n);
-  w.signed(timestamps[0]);
-  w.gaps(timestamps, n);
-  w.floats(values, n);
-  w.end();
 }
 
 /** What restoring one file found. */
@@ -155,12 +179,23 @@ export function restoreRecords(store: Store, bytes: Uint8Array): RestoreReport {
   const timestamps: number[] = [];
   const keys: string[] = [];
   const parser = new RequestParser();
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const chunkFaults: RecordFault[] = [];
   let changes = 0;
-  const report = scanRecords(bytes, (kind, r) => {
+  const report = scanRecords(bytes, (kind, r, start) => {
     switch (kind) {
       case RECORD_HEADER:
         header = readHeader(r);
         break;
+      case RECORD_CHUNKS: {
+        // The record's end, for the faults of its chunks: after its frame
+        // of a length and a checksum, and its payload.
+        const end = start + 8 + view.getUint32(start, true);
+        const faults = (reason: string) =>
+          chunkFaults.push({ kind: "chunk", start, end, reason });
+        changes += restoreChunks(store, r, faults);
+        break;
+      }
       case RECORD_SERIES:
         changes += restoreSeries(store, r, timestamps);
         break;
@@ -170,7 +205,62 @@ export function restoreRecords(store: Store, bytes: Uint8Array): RestoreReport {
         break;
     }
   });
+  if (chunkFaults.length > 0) {
+    report.faults = [...report.faults, ...chunkFaults].sort((a, b) =>
+      a.start - b.start
+    );
+    report.corrupted += chunkFaults.length;
+  }
   return { ...report, header, changes };
+}
+
+// Decoded chunks of a restore: synchronous, so one pair serves all.
+const DECODED: SampleColumns = {
+  timestamps: new Float64Array(MAX_CHUNK_SAMPLES),
+  values: new Float64Array(MAX_CHUNK_SAMPLES),
+};
+
+/**
+ * Puts the chunks of a `CHUNKS` record, each checked by decoding it whole;
+ * a chunk that cannot be decoded is skipped and handed to `fault`. Returns
+ * how many samples were put.
+ */
+function restoreChunks(
+  store: Store,
+  r: RecordReader,
+  fault: (reason: string) => void,
+): number {
+  const compression = r.byte();
+  let payload = r.rest();
+  if (compression === COMPRESSION_ZSTD) {
+    payload = zstdDecompressSync(payload, { maxOutputLength: MAX_BODY_SIZE });
+  } else if (compression !== COMPRESSION_NONE) {
+    throw new RangeError(
+      `Cannot restore chunks: unknown compression ${compression}`,
+    );
+  }
+  const body = new RecordReader(payload, 0, payload.length);
+  let samples = 0;
+  while (!body.done) {
+    const key = body.string();
+    for (let length = body.varint(); length > 0; length = body.varint()) {
+      const bytes = body.raw(length);
+      let chunk: EncodedChunk;
+      try {
+        chunk = new EncodedChunk(bytes, DECODED);
+      } catch (error) {
+        fault(
+          `series ${JSON.stringify(key)}, a chunk of ${length} bytes: ${
+            (error as Error).message
+          }`,
+        );
+        continue;
+      }
+      store.putChunk(key, chunk, DECODED);
+      samples += chunk.length;
+    }
+  }
+  return samples;
 }
 
 /** Puts the samples of a run of logged `put` lines; returns how many. */

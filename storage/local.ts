@@ -184,8 +184,12 @@ export class LocalStorage implements Storage {
   /**
    * The backend's figures.
    *
-   * @returns Series, samples and, with a data directory, the sizes of the
-   * log and the snapshot.
+   * @returns Series, samples, with a data directory the sizes of the log
+   * and the snapshot, and what the samples take in memory by the encoding
+   * of their chunks: `chunk_bytes_<encoding>` and `samples_<encoding>` for
+   * `raw` (the open head chunks), `decimal` and `xor`, and
+   * `chunk_pages_bytes`, the pages that hold the encoded chunks, free space
+   * not yet reclaimed included.
    */
   stats(): StorageStats {
     const { series, samples } = this.store.stats;
@@ -195,6 +199,15 @@ export class LocalStorage implements Storage {
       figures.log_bytes = sizes.log;
       figures.snapshot_bytes = sizes.snapshot;
     }
+    const chunks = this.store.chunkFigures();
+    const encodings = Object.entries(chunks.encodings);
+    for (const [name, { bytes }] of encodings) {
+      figures[`chunk_bytes_${name}`] = bytes;
+    }
+    for (const [name, { samples }] of encodings) {
+      figures[`samples_${name}`] = samples;
+    }
+    figures.chunk_pages_bytes = chunks.pageBytes;
     return figures;
   }
 

@@ -149,8 +149,9 @@ export class Query {
   #aggregation: Aggregation;
   #latest: boolean;
   #cursor: number;
-  // The bucket being rolled up.
+  // The bucket being rolled up, and where the next starts.
   #bucket = NaN;
+  #bucketEnd = NaN;
   #count = 0;
   #sum = 0;
   #min = 0;
@@ -232,14 +233,24 @@ export class Query {
     for (let i = 0; i < n; i++) {
       const timestamp = TIMESTAMPS[i];
       const value = VALUES[i];
-      const bucket = bucketStart(timestamp, step);
-      if (bucket !== this.#bucket) {
-        if (this.#count > 0) this.#emit(key, sink);
-        this.#bucket = bucket;
-        this.#count = 0;
-        this.#sum = 0;
-        this.#min = value;
-        this.#max = value;
+      // Timestamps come in order: a new bucket starts only past the end of
+      // this one, and `bucketStart()`'s `%` of large numbers is a call into
+      // C, a tenth of the cost of a row when taken for each.
+      if (!(timestamp < this.#bucketEnd && timestamp >= this.#bucket)) {
+        const bucket = bucketStart(timestamp, step);
+        // A bucket labelled with the clamped -MAX_SAFE_INTEGER ends before
+        // the label's step would reach: there, each sample's start decides.
+        this.#bucketEnd = bucket === -Number.MAX_SAFE_INTEGER
+          ? bucket
+          : bucket + step;
+        if (bucket !== this.#bucket) {
+          if (this.#count > 0) this.#emit(key, sink);
+          this.#bucket = bucket;
+          this.#count = 0;
+          this.#sum = 0;
+          this.#min = value;
+          this.#max = value;
+        }
       }
       this.#count++;
       this.#sum += value;

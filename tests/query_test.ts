@@ -192,6 +192,48 @@ Deno.test("Query aligns buckets of steps near 2^53 without leaving the safe inte
     ]);
   });
   await t.step(
+    "a sample at the start of the bucket after a clamped one",
+    () => {
+      const store = new Store();
+      for (const ts of [-MAX, -(2 ** 52) - 1, -(2 ** 52), -(2 ** 52) + 1]) {
+        store.put("c", 1, ts);
+      }
+      // -MAX and -2^52 - 1 lie in the bucket labelled -MAX; -2^52 starts the
+      // next, whatever the clamped label's step would reach.
+      deepEqual(rows(store, ["c"], { step: 2 ** 52, aggregation: "count" }), [
+        ["c", -MAX, 2],
+        ["c", -(2 ** 52), 2],
+      ]);
+    },
+  );
+  await t.step(
+    "buckets as `bucketStart()` gives them, near the low end",
+    () => {
+      const random = rng(8);
+      for (let i = 0; i < 200; i++) {
+        const step = randomInt(random, 1, 2 ** randomInt(random, 1, 53));
+        const store = new Store();
+        const expected = new Map<number, number>();
+        for (let k = 0; k < 20; k++) {
+          const ts = -MAX + randomInt(random, 0, 2 * step);
+          if (store.get("r")?.toArray().some(([t]) => t === ts)) continue;
+          store.put("r", 1, ts);
+          const start = bucketStart(ts, step);
+          expected.set(start, (expected.get(start) ?? 0) + 1);
+        }
+        deepEqual(
+          rows(store, ["r"], { step, aggregation: "count" }),
+          [...expected].sort((a, b) => a[0] - b[0]).map(([start, count]) => [
+            "r",
+            start,
+            count,
+          ]),
+          `step ${step}`,
+        );
+      }
+    },
+  );
+  await t.step(
     "every bucket start is a safe multiple of step at or before its samples",
     () => {
       const random = rng(7);

@@ -50,14 +50,27 @@ const COUNTERS = [
   "bytes_in",
   "bytes_out",
 ];
+/**
+ * The names of the figures of the samples in memory by encoding, after
+ * those of a data directory.
+ */
+const CHUNKS = [
+  "chunk_bytes_raw",
+  "chunk_bytes_decimal",
+  "chunk_bytes_xor",
+  "samples_raw",
+  "samples_decimal",
+  "samples_xor",
+  "chunk_pages_bytes",
+];
 /** The names of the figures of memory, last in the answer. */
 const MEMORY = [
   "memory_rss_bytes",
   "memory_heap_bytes",
   "memory_external_bytes",
 ];
-/** The names of the `stats` answer of a server without storage. */
-const NAMES = [...COUNTERS, ...MEMORY];
+/** The names of the `stats` answer of a server kept in memory. */
+const NAMES = [...COUNTERS, ...CHUNKS, ...MEMORY];
 
 /**
  * A connection that counts the bytes it sends and receives, so that the
@@ -102,7 +115,7 @@ class CountingConnection implements AsyncDisposable {
 /** Every counter of a fresh server: zero but the one connection. */
 function fresh(): Record<string, number> {
   const figures: Record<string, number> = {};
-  for (const name of COUNTERS) figures[name] = 0;
+  for (const name of [...COUNTERS, ...CHUNKS]) figures[name] = 0;
   return { ...figures, connections: 1, connections_total: 1 };
 }
 
@@ -153,7 +166,14 @@ Deno.test("`stats` counts commands by kind, errors, series, samples and bytes", 
       4,
     );
     equal(answers, "ok\n\n".repeat(4));
-    Object.assign(expected, { commands_put: 4, series: 2, samples: 3 });
+    // A new series' head holds 4 raw samples of 12 bytes.
+    Object.assign(expected, {
+      commands_put: 4,
+      series: 2,
+      samples: 3,
+      chunk_bytes_raw: 2 * 48,
+      samples_raw: 3,
+    });
     await check("after the puts");
   });
   await t.step("reads of every kind", async () => {
@@ -199,6 +219,8 @@ Deno.test("`stats` counts commands by kind, errors, series, samples and bytes", 
       commands_auth: 1,
       series: 1,
       samples: 2,
+      chunk_bytes_raw: 48,
+      samples_raw: 2,
     });
     await check("after the delete");
   });
@@ -328,6 +350,7 @@ Deno.test("`stats` reports the sizes of the log and snapshot with storage", asyn
         ...COUNTERS,
         "log_bytes",
         "snapshot_bytes",
+        ...CHUNKS,
         ...MEMORY,
       ]);
       await connection.send("put logged.series 1.5 1700000000\n");

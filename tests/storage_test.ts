@@ -16,11 +16,13 @@ import {
 } from "node:assert/strict";
 import { type FsyncPolicy, Journal } from "../persist/journal.ts";
 import {
+  COMPRESSION_NONE,
   ENTRY_PUT,
   FILE_LOG,
   FILE_SNAPSHOT,
   readHeader,
   RECORD_BATCH,
+  RECORD_CHUNKS,
   RECORD_HEADER,
   RecordReader,
   RecordWriter,
@@ -40,6 +42,7 @@ import { Logger } from "../internal/logger.ts";
 import { LocalStorage } from "../storage/local.ts";
 import { serve } from "../server.ts";
 import { Store } from "../store.ts";
+import { encodeChunk } from "../store/chunkenc/chunkenc.ts";
 import {
   bytes,
   concat,
@@ -891,19 +894,29 @@ Deno.test("`writeSnapshot()` and `restoreRecords()` round-trip a store", async (
   });
 });
 
-Deno.test("`writeSnapshot()` takes about 9 bytes a sample of a regular series", async () => {
+Deno.test("`writeSnapshot()` keeps the store's encoded chunks, compressed where that wins", async () => {
   await using dir = await tempDir();
   const store = new Store();
+  const random = rng(3);
   const samples = 100_000;
   for (let s = 0; s < 10; s++) {
+    let value = 500;
     for (let i = 0; i < samples / 10; i++) {
-      store.put(`host${s}.cpu`, (i * 7919 % 1000) / 10, 1_700_000_000 + i);
+      value += randomInt(random, -20, 20);
+      store.put(`host${s}.cpu`, value / 10, 1_700_000_000 + 10 * i);
     }
   }
+  const { encodings } = store.chunkFigures();
+  equal(encodings.decimal.samples + encodings.raw.samples, samples);
   const info = await writeSnapshot(store, `${dir.path}/snapshot.pulse`, 1);
+  equal(info.samples, samples);
+  // Random steps of at most 2.0 take about 6 bits: no compression finds
+  // more, and the head chunks are encoded too.
+  const perSample = info.bytes / samples;
+  assert(perSample < 0.9, `${perSample} bytes a sample`);
   assert(
-    info.bytes / samples < 9.1,
-    `${info.bytes / samples} bytes a sample`,
+    info.bytes < encodings.decimal.bytes * 1.05 + 1024,
+    `${info.bytes} bytes, the chunks ${encodings.decimal.bytes}`,
   );
 });
 
@@ -1508,28 +1521,45 @@ Deno.test("`openStorage()` skips garbage between records and sets it aside", asy
 Deno.test("`openStorage()` skips a damaged snapshot record and sets it aside", async () => {
   await using dir = await tempDir();
   const expected = new Store();
+  const random = rng(9);
   {
     const [storage] = await open(dir.path);
     await using _ = storage;
-    for (let i = 0; i < 10_000; i++) {
-      for (const key of ["x", "y"]) {
-        put(storage, key, i % 17, 1_700_000_000 + i);
-        expected.put(key, i % 17, 1_700_000_000 + i);
-      }
+    // Random doubles take about 8 bytes a sample: x spans several records.
+    for (let i = 0; i < 100_000; i++) {
+      const value = (random() - 0.5) * 1e6;
+      put(storage, "x", value, 1_700_000_000 + i);
+      expected.put("x", value, 1_700_000_000 + i);
+    }
+    for (let i = 0; i < 100; i++) {
+      put(storage, "y", i % 17, 1_700_000_000 + i);
+      expected.put("y", i % 17, 1_700_000_000 + i);
     }
     await storage.compact();
   }
   const path = `${dir.path}/snapshot.pulse`;
   const bytes = await Deno.readFile(path);
-  // The header, then x's samples in records of 4096, 4096 and 1808.
-  const [start, end] = recordStarts(bytes).slice(2, 4);
+  const starts = recordStarts(bytes);
+  assert(starts.length >= 4, `${starts.length} records`);
+  // The header, then x's chunks in records, the first of which is damaged.
+  const [start, end] = starts.slice(2, 4);
+  const lost = new Store();
+  restoreRecords(
+    lost,
+    concat(bytes.subarray(0, starts[1]), bytes.subarray(start, end)),
+  );
+  const lostTimestamps = new Set(lost.get("x")!.toArray().map(([t]) => t));
+  assert(lostTimestamps.size > 0);
   bytes[start + FRAME + 500] ^= 0x01;
   await Deno.writeFile(path, bytes);
   const aside = `${path}.${start}.damaged`;
   {
     const [storage, messages] = await open(dir.path);
     await using _ = storage;
-    equal(storage.store.get("x")!.length, 10_000 - 4096);
+    deepEqual(
+      storage.store.get("x")!.toArray(),
+      expected.get("x")!.toArray().filter(([t]) => !lostTimestamps.has(t)),
+    );
     deepEqual(dump(storage.store)[1], dump(expected)[1]);
     deepEqual(storage.restored.damaged, [{
       file: "snapshot.pulse",
@@ -1551,9 +1581,107 @@ Deno.test("`openStorage()` skips a damaged snapshot record and sets it aside", a
   deepEqual(await damagedNames(dir.path), [`snapshot.pulse.${start}.damaged`]);
   const [storage, messages] = await open(dir.path);
   await using _ = storage;
-  equal(storage.store.get("x")!.length, 10_000 - 4096);
+  equal(storage.store.get("x")!.length, 100_000 - lostTimestamps.size);
   equal(messages.length, 1, messages.join("\n"));
 });
+
+Deno.test("`openStorage()` skips a chunk that cannot be decoded, restores the rest of its record and reports it", async () => {
+  await using dir = await tempDir();
+  const timestamps = Float64Array.from({ length: 10 }, (_, i) => 1e9 + i);
+  const values = Float64Array.from({ length: 10 }, (_, i) => i / 4);
+  const good = encodeChunk({ timestamps, values }, 5).slice();
+  const later = encodeChunk({
+    timestamps: timestamps.subarray(5),
+    values: values.subarray(5),
+  }, 5).slice();
+  // Its checksum will match: the record is framed after the damage.
+  const damaged = later.slice(0, -1);
+  const w = new RecordWriter();
+  w.header(FILE_SNAPSHOT, 1);
+  const start = w.length;
+  w.begin(RECORD_CHUNKS);
+  w.byte(COMPRESSION_NONE);
+  w.string("palm.cpu");
+  for (const chunk of [good, damaged]) {
+    w.varint(chunk.length);
+    w.raw(chunk);
+  }
+  w.varint(0);
+  w.string("palm.gpu");
+  w.varint(later.length);
+  w.raw(later);
+  w.varint(0);
+  w.end();
+  const file = w.bytes().slice();
+  const path = `${dir.path}/snapshot.pulse`;
+  await Deno.writeFile(path, file);
+  const [storage, messages] = await open(dir.path);
+  await using _ = storage;
+  deepEqual(dump(storage.store), [
+    ["palm.cpu", [...timestamps.subarray(0, 5)].map((t, i) => [t, i / 4])],
+    ["palm.gpu", [...timestamps.subarray(5)].map((t, i) => [t, (i + 5) / 4])],
+  ]);
+  const aside = `${path}.${start}.damaged`;
+  const reason =
+    `series "palm.cpu", a chunk of ${damaged.length} bytes: Cannot decode a chunk: it ends early`;
+  deepEqual(storage.restored.damaged, [{
+    file: "snapshot.pulse",
+    kind: "chunk",
+    offset: start,
+    length: file.length - start,
+    path: aside,
+    cut: false,
+  }]);
+  equal(storage.restored.corrupted, 1);
+  deepEqual(messages.slice(0, -1), [
+    `warn restore: snapshot.pulse: skipped a chunk in the record of ${
+      file.length - start
+    } bytes at offset ${start} that cannot be decoded (damaged: ${reason}); the record's other chunks are restored, its bytes set aside in ${aside}`,
+  ]);
+  deepEqual(await Deno.readFile(aside), file.subarray(start));
+});
+
+Deno.test("`restoreRecords()` reads snapshots of format 3", async () => {
+  // Written by Pulse 0.2.0's writeSnapshot() from fixtureStore()'s store.
+  const bytes = await Deno.readFile(
+    new URL("./fixtures/snapshot_v3.pulse", import.meta.url),
+  );
+  const store = new Store();
+  const report = restoreRecords(store, bytes);
+  deepEqual(report.header, { kind: FILE_SNAPSHOT, sequence: 3 });
+  equal(report.corrupted + report.tornBytes, 0);
+  equal(report.changes, 5015);
+  const expected = fixtureStore(new Store());
+  deepEqual(dump(store), dump(expected));
+  for (const [key, samples] of dump(store)) {
+    samples.forEach(([, value], i) => {
+      const want = expected.get(key)!.toArray()[i][1];
+      assert(Object.is(value, want), `${key}[${i}]: ${value}, not ${want}`);
+    });
+  }
+});
+
+/** The store that tests/fixtures/snapshot_v3.pulse was written from. */
+function fixtureStore(store: Store): Store {
+  let state = 7;
+  const next = () =>
+    (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let i = 0; i < 5000; i++) {
+    store.put(
+      "regular.cpu",
+      Math.round(next() * 1000) / 10,
+      1_700_000_000 + 10 * i,
+    );
+  }
+  const odd = [0, -0, 5e-324, -2.2250738585072014e-308, 1e308];
+  odd.push(-1.7976931348623157e308, 0.1 + 0.2, 2 ** 53 + 2, -(2 ** 60));
+  odd.forEach((value, i) => store.put("odd.values", value, 1_600_000_000 + i));
+  const far = [-MAX, -(2 ** 40), -1, 0, 2 ** 33, MAX];
+  far.forEach((timestamp, i) =>
+    store.put("far.timestamps", i + 0.5, timestamp)
+  );
+  return store;
+}
 
 Deno.test("`openStorage()` never overwrites a .damaged file and never reads one back", async () => {
   await using dir = await tempDir();

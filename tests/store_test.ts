@@ -4,7 +4,15 @@ import {
   strictEqual as equal,
   throws,
 } from "node:assert/strict";
-import { isKey, Series, Store } from "../store.ts";
+import {
+  decodeChunk,
+  encodeChunk,
+  EncodedChunk,
+  isKey,
+  MAX_CHUNK_SAMPLES,
+  Series,
+  Store,
+} from "../store.ts";
 import { randomInt, rng, shuffle } from "./_helpers.ts";
 
 type Pair = [timestamp: number, value: number];
@@ -482,4 +490,156 @@ Deno.test("Series.read() reads timestamps far apart", () => {
       );
     }
   }
+});
+
+Deno.test("Store.chunkFigures() counts the bytes and samples of each encoding", () => {
+  const store = new Store();
+  const random = rng(21);
+  for (let i = 0; i < 1000; i++) {
+    store.put("cpu", randomInt(random, 0, 1000) / 10, 1_700_000_000 + 10 * i);
+    store.put("noise", random(), 1_700_000_000 + 10 * i);
+  }
+  store.put("short", 1, 1);
+  const figures = () => store.chunkFigures().encodings;
+  const { raw, decimal, xor } = figures();
+  equal(raw.samples + decimal.samples + xor.samples, store.stats.samples);
+  // Seven sealed chunks of 128 each, and heads of 104, 104 and 1.
+  deepEqual([decimal.samples, xor.samples, raw.samples], [896, 896, 209]);
+  equal(raw.bytes, (128 + 128 + 4) * 12);
+  assert(decimal.bytes < xor.bytes / 2, `${decimal.bytes} vs ${xor.bytes}`);
+  assert(store.chunkFigures().pageBytes >= decimal.bytes + xor.bytes);
+  store.delete("noise");
+  deepEqual(figures().xor, { bytes: 0, samples: 0 });
+  equal(figures().raw.bytes, (128 + 4) * 12);
+  store.delete("cpu");
+  store.delete("short");
+  deepEqual(figures(), {
+    raw: { bytes: 0, samples: 0 },
+    decimal: { bytes: 0, samples: 0 },
+    xor: { bytes: 0, samples: 0 },
+  });
+});
+
+Deno.test("Store.delete() frees arena pages: what is left of a page moves out", () => {
+  const store = new Store();
+  const expected = new Map<string, Pair[]>();
+  const random = rng(22);
+  // Random doubles, about 5 bytes a sample: pages fill in turn.
+  for (let i = 0; i < 4000; i++) {
+    for (let s = 0; s < 200; s++) {
+      store.put(`s${s}`, random() * 1e6, 1_700_000_000 + i);
+    }
+  }
+  for (let s = 0; s < 200; s++) {
+    expected.set(`s${s}`, store.get(`s${s}`)!.toArray());
+  }
+  const before = store.chunkFigures();
+  for (let s = 0; s < 200; s++) if (s % 3 !== 0) store.delete(`s${s}`);
+  const after = store.chunkFigures();
+  // Two thirds of every page were freed: what was left of each page but the
+  // one being filled moved, and the pages were dropped.
+  assert(
+    after.pageBytes < before.pageBytes * 0.6,
+    `${after.pageBytes} bytes of pages, from ${before.pageBytes}`,
+  );
+  for (let s = 0; s < 200; s += 3) {
+    deepEqual(store.get(`s${s}`)!.toArray(), expected.get(`s${s}`), `s${s}`);
+  }
+});
+
+Deno.test("Store.putChunk() keeps a chunk after the latest sample as it is, and puts the others", () => {
+  const store = new Store();
+  const scratch = {
+    timestamps: new Float64Array(MAX_CHUNK_SAMPLES),
+    values: new Float64Array(MAX_CHUNK_SAMPLES),
+  };
+  const chunk = (from: number, n: number, value: number) => {
+    const bytes = encodeChunk({
+      timestamps: Float64Array.from({ length: n }, (_, i) => from + i),
+      values: new Float64Array(n).fill(value),
+    }, n).slice();
+    return new EncodedChunk(bytes, scratch);
+  };
+  const first = chunk(100, 50, 1.5);
+  store.putChunk("k", first, scratch);
+  const second = chunk(150, 50, 2.5);
+  store.putChunk("k", second, scratch);
+  equal(store.stats.samples, 100);
+  const figures = store.chunkFigures().encodings;
+  deepEqual(figures.decimal, {
+    bytes: first.bytes.length + second.bytes.length,
+    samples: 100,
+  });
+  // Overlapping: put one by one, replacing 25 and adding 25.
+  store.putChunk("k", chunk(175, 50, 3.5), scratch);
+  equal(store.stats.samples, 125);
+  const samples = store.get("k")!.toArray();
+  deepEqual(samples.slice(73, 77), [[173, 2.5], [174, 2.5], [175, 3.5], [
+    176,
+    3.5,
+  ]]);
+  equal(samples.at(-1)![0], 224);
+  throws(() => store.putChunk("bad key", first, scratch), TypeError);
+});
+
+Deno.test("Series.chunks() hands over encoded chunks, resuming from any timestamp", async (t) => {
+  const random = rng(23);
+  const series = new Series("k");
+  for (let i = 0; i < 2000; i++) {
+    series.put(1_000_000 + i * 10, randomInt(random, 0, 100));
+  }
+  // Late samples split and grow sealed chunks; far ones get their own.
+  for (let i = 0; i < 300; i++) {
+    series.put(1_000_000 + randomInt(random, 0, 19990), -1);
+  }
+  series.put(-(2 ** 50), 7);
+  const all = series.toArray();
+  const scratch = {
+    timestamps: new Float64Array(MAX_CHUNK_SAMPLES),
+    values: new Float64Array(MAX_CHUNK_SAMPLES),
+  };
+  const collect = (from: number, bytes: number) => {
+    const pairs: Pair[] = [];
+    let next: number | undefined = from;
+    let calls = 0;
+    while (next !== undefined) {
+      calls++;
+      next = series.chunks(next, bytes, (chunk) => {
+        const n = decodeChunk(chunk, scratch);
+        for (let i = 0; i < n; i++) {
+          pairs.push([scratch.timestamps[i], scratch.values[i]]);
+        }
+      });
+    }
+    return { pairs, calls };
+  };
+  await t.step("all at once", () => {
+    const { pairs, calls } = collect(-Infinity, Infinity);
+    deepEqual(pairs, all);
+    equal(calls, 1);
+  });
+  await t.step("a chunk a call", () => {
+    const { pairs, calls } = collect(-Infinity, 1);
+    deepEqual(pairs, all);
+    assert(calls > 10, `${calls} calls`);
+  });
+  await t.step("from the middle of a chunk", () => {
+    const from = all[1234][0];
+    deepEqual(collect(from, 100).pairs, all.slice(1234));
+  });
+});
+
+Deno.test("Series.dropBefore() of every sample leaves a series that starts afresh", () => {
+  const series = new Series("k");
+  for (let i = 0; i < 300; i++) series.put(1000 + i, i);
+  equal(series.dropBefore(Infinity), 300);
+  deepEqual([series.length, series.first, series.last], [
+    0,
+    undefined,
+    undefined,
+  ]);
+  series.put(5, 0.5);
+  series.put(3, 0.25);
+  deepEqual(series.toArray(), [[3, 0.25], [5, 0.5]]);
+  deepEqual([series.length, series.first, series.last], [2, 3, 5]);
 });

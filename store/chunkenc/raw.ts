@@ -1,35 +1,47 @@
 /**
- * Chunks: runs of samples of one series, values and timestamp offsets as
- * columns in one buffer.
+ * The raw chunk: the open head of a series, values and timestamp offsets as
+ * columns in one buffer, where an append is two stores and an out-of-order
+ * insert a shift. Once full it is sealed into an encoded chunk, and its
+ * buffer takes the next samples.
  *
  * @module
  */
 
-// Samples per chunk. Series grow by whole chunks rather than by copying one
-// ever larger array: copies leave garbage behind that the allocator keeps
-// resident, while fixed chunks cost a few bytes of headers per sample.
-export const CHUNK_SIZE = 512;
-// A new series starts this small, so that many short series stay cheap.
-export const FIRST_CHUNK_SIZE = 4;
-// Timestamps are kept as 32-bit offsets from their chunk's base: 12 bytes a
-// sample instead of 16. A timestamp too far from a chunk's base starts a
-// chunk of its own.
+import {
+  type ChunkAppender,
+  Encoding,
+  type SampleColumns,
+} from "./chunkenc.ts";
+
+// Timestamps are kept as 32-bit offsets from the chunk's base: 12 bytes a
+// sample instead of 16. A timestamp too far from the base does not fit.
 const MAX_OFFSET = 2 ** 31 - 1;
 const MIN_OFFSET = -(2 ** 31);
 
+/** Bytes a raw sample takes: a float64 value and a 32-bit offset. */
+export const RAW_SAMPLE_BYTES = 12;
+
 /**
- * One run of samples, values and timestamp offsets as columns in one buffer.
- * Sorted, and every timestamp within 32 bits of `base`.
+ * A run of samples as raw columns, sorted, every timestamp within 32 bits of
+ * `base`.
  */
-export class Chunk {
-  readonly base: number;
+export class RawChunk implements ChunkAppender {
+  readonly encoding = Encoding.Raw;
+  /** The timestamp that offsets count from. */
+  base: number;
+  /** The values. */
   values: Float64Array;
+  /** The timestamps, as offsets from `base`. */
   offsets: Int32Array;
   length = 0;
 
+  /**
+   * @param base The timestamp that offsets count from.
+   * @param capacity How many samples it has room for.
+   */
   constructor(base: number, capacity: number) {
     this.base = base;
-    const buffer = new ArrayBuffer(capacity * 12);
+    const buffer = new ArrayBuffer(capacity * RAW_SAMPLE_BYTES);
     this.values = new Float64Array(buffer, 0, capacity);
     this.offsets = new Int32Array(buffer, capacity * 8, capacity);
   }
@@ -52,6 +64,7 @@ export class Chunk {
     return offset >= MIN_OFFSET && offset <= MAX_OFFSET;
   }
 
+  /** The timestamp at `index`. */
   timestamp(index: number): number {
     return this.base + this.offsets[index];
   }
@@ -101,22 +114,34 @@ export class Chunk {
     this.length++;
   }
 
+  /** Removes the first `count` samples. */
+  dropFirst(count: number): void {
+    this.offsets.copyWithin(0, count, this.length);
+    this.values.copyWithin(0, count, this.length);
+    this.length -= count;
+  }
+
+  /** Empties the chunk, its offsets to count from `base` from now on. */
+  clear(base: number): void {
+    this.base = base;
+    this.length = 0;
+  }
+
   /** A copy with room for `capacity` samples. */
-  resized(capacity: number): Chunk {
-    const chunk = new Chunk(this.base, capacity);
+  resized(capacity: number): RawChunk {
+    const chunk = new RawChunk(this.base, capacity);
     chunk.offsets.set(this.offsets.subarray(0, this.length));
     chunk.values.set(this.values.subarray(0, this.length));
     chunk.length = this.length;
     return chunk;
   }
 
-  /** Moves the samples from `index` on into a new chunk and returns it. */
-  split(index: number): Chunk {
-    const chunk = new Chunk(this.base, CHUNK_SIZE);
-    chunk.offsets.set(this.offsets.subarray(index, this.length));
-    chunk.values.set(this.values.subarray(index, this.length));
-    chunk.length = this.length - index;
-    this.length = index;
-    return chunk;
+  read(into: SampleColumns): number {
+    const { timestamps, values } = into;
+    for (let i = 0; i < this.length; i++) {
+      timestamps[i] = this.base + this.offsets[i];
+    }
+    values.set(this.values.subarray(0, this.length));
+    return this.length;
   }
 }
