@@ -181,19 +181,21 @@ export class RequestParser {
    * which gets no answer.
    */
   parse(bytes: Uint8Array, start: number, end: number): Request | undefined {
-    const count = this.#tokens.split(bytes, start, end);
+    const tokens = this.#tokens;
+    const count = tokens.split(bytes, start, end);
     if (count === 0) return undefined;
-    if (this.#tokens.is(bytes, 0, "put")) {
+    const offsets = this.#offsets;
+    if (tokens.is(bytes, 0, "put")) {
       if (count !== 4) return INVALID;
-      const value = parseDecimal(bytes, this.#offsets[4], this.#offsets[5]);
+      const value = parseDecimal(bytes, offsets[4], offsets[5]);
       if (value !== value) return INVALID;
       const timestamp = parseTimestamp(
         bytes,
-        this.#offsets[6],
-        this.#offsets[7],
+        offsets[6],
+        offsets[7],
       );
       if (timestamp !== timestamp) return INVALID;
-      const key = this.#keys.decode(bytes, this.#offsets[2], this.#offsets[3]);
+      const key = this.#keys.decode(bytes, offsets[2], offsets[3]);
       if (key === undefined) return INVALID;
       // Reused: puts and gets are the hot path, and fresh objects (holding
       // two doubles, for a put) are most of their garbage.
@@ -203,9 +205,9 @@ export class RequestParser {
       put.timestamp = timestamp;
       return put;
     }
-    if (this.#tokens.is(bytes, 0, "get")) {
+    if (tokens.is(bytes, 0, "get")) {
       if (count !== 2) return INVALID;
-      const key = this.#keys.decode(bytes, this.#offsets[2], this.#offsets[3]);
+      const key = this.#keys.decode(bytes, offsets[2], offsets[3]);
       if (key === undefined) return INVALID;
       this.#get.key = key;
       return this.#get;

@@ -172,8 +172,17 @@ class Session {
         if (this.#context.logRequests) this.#logRequests(batch);
         // A client whose bytes keep coming is read without a turn of the loop.
         if (turns.overdue(SLICE_MS)) await nextTurn();
-        await this.#answerBatch(batch);
-        await this.#finishChunk();
+        // Most chunks are answered without waiting for anything.
+        const answering = this.#answerLines(batch, 0);
+        if (answering !== undefined) await answering;
+        // Read on only once the client has taken every answer.
+        const out = this.#out;
+        if (out.length > 0) {
+          counters.bytesOut += out.length;
+          state.bytesOut += out.length;
+          await this.#outbox.write(out.bytes());
+          out.reset();
+        }
         state.activity++;
         if (this.#quitting) {
           state.reason = "quit";
@@ -190,12 +199,17 @@ class Session {
     if (draining !== undefined) await draining;
   }
 
-  /** Answers every line of a chunk, in order. */
-  async #answerBatch(batch: LineBatch): Promise<void> {
+  /**
+   * Answers the lines of a chunk from line `from` on, in order, and commits
+   * their changes. Synchronous until something must be waited for (a
+   * commit before a read, a streamed or remote answer, the client taking
+   * answers): then it returns a promise that answers the rest.
+   */
+  #answerLines(batch: LineBatch, from: number): Promise<void> | undefined {
     const { parser, turns } = this.#context;
     const out = this.#out;
     const bytes = batch.bytes;
-    for (let i = 0; i < batch.count; i++) {
+    for (let i = from; i < batch.count; i++) {
       const start = batch.start(i);
       const request = start < 0
         ? TOO_LONG
@@ -203,48 +217,91 @@ class Session {
         ? parser.parse(bytes, start, batch.end(i))
         : parser.parseBeforeAuth(bytes, start, batch.end(i));
       if (request === undefined) continue;
-      if (
-        this.#uncommitted.length > 0 && request.command !== "put" &&
-        request.command !== "ping"
-      ) {
+      let waiting: Promise<void> | undefined;
+      if (request.command === "put") {
+        // The usual request, straight to its answer: a put is parsed only
+        // once logged in.
+        this.#context.counters.commands.put++;
+        this.#state.commands++;
+        this.#put(request.key, request.value, request.timestamp, i);
+      } else if (this.#uncommitted.length > 0 && request.command !== "ping") {
         // A client reads what it wrote: its changes take effect first.
-        await this.#commit();
+        const committing = this.#commit();
+        waiting = committing === undefined
+          ? this.#answer(request, i)
+          : committing.then(() => this.#answer(request, i));
+      } else {
+        waiting = this.#answer(request, i);
       }
-      const answerStart = out.length;
-      const handedOver = this.#handedOver;
-      try {
-        const rest = this.#execute(request, i);
-        if (rest !== undefined) {
-          // Most answers are done in one step: no need to wait for anything.
-          const done = rest();
-          if (done !== true) await this.#stream(rest, done);
-        }
-      } catch (error) {
-        // A backend that could not read answers an error in place of the
-        // answer, unless part of it is sent: then the connection closes.
+      if (waiting === undefined) {
+        // The lines after `quit` are not run.
+        if (this.#quitting) break;
         if (
-          !(error instanceof StorageError) || this.#handedOver !== handedOver
+          out.length >= FLUSH_SIZE ||
+          ((i & 31) === 31 && turns.overdue(SLICE_MS))
         ) {
-          throw error;
+          waiting = this.#handOver();
         }
-        const before = out.bytes().slice(0, answerStart);
-        out.reset();
-        out.raw(before);
-        this.#fail(failureMessage(error));
       }
-      // The lines after `quit` are not run.
-      if (this.#quitting) break;
-      if (
-        out.length >= FLUSH_SIZE ||
-        ((i & 31) === 31 && turns.overdue(SLICE_MS))
-      ) {
-        await this.#handOver();
-      }
+      if (waiting !== undefined) return this.#resume(waiting, batch, i);
     }
     // Committed before anything else runs, as every wait above does: the
     // log then holds the changes of all sessions in the order they were
     // applied.
-    await this.#commit();
+    return this.#commit();
+  }
+
+  /** Waits, then answers the lines of the chunk after line `line`. */
+  async #resume(
+    waiting: Promise<void>,
+    batch: LineBatch,
+    line: number,
+  ): Promise<void> {
+    await waiting;
+    if (this.#quitting) return this.#commit();
+    const out = this.#out;
+    if (
+      out.length >= FLUSH_SIZE ||
+      ((line & 31) === 31 && this.#context.turns.overdue(SLICE_MS))
+    ) {
+      await this.#handOver();
+    }
+    const rest = this.#answerLines(batch, line + 1);
+    if (rest !== undefined) await rest;
+  }
+
+  /**
+   * Answers a request other than a put: at once, or with a promise when its
+   * answer streams or comes later. A backend that could not read answers an
+   * error in place of the answer, unless part of it is sent: then the
+   * connection closes.
+   */
+  #answer(request: Request, line: number): Promise<void> | undefined {
+    const out = this.#out;
+    const answerStart = out.length;
+    const handedOver = this.#handedOver;
+    const failed = (error: unknown) => {
+      if (
+        !(error instanceof StorageError) || this.#handedOver !== handedOver
+      ) {
+        throw error;
+      }
+      const before = out.bytes().slice(0, answerStart);
+      out.reset();
+      out.raw(before);
+      this.#fail(failureMessage(error));
+    };
+    try {
+      const rest = this.#execute(request, line);
+      if (rest === undefined) return undefined;
+      // Most answers are done in one step: no need to wait for anything.
+      const done = rest();
+      if (done === true) return undefined;
+      return this.#stream(rest, done).catch(failed);
+    } catch (error) {
+      failed(error);
+      return undefined;
+    }
   }
 
   /**
@@ -271,18 +328,6 @@ class Session {
       lines.push(AUTH_LINE.test(line) ? "auth (token left out)" : line);
     }
     logger.each("info", "request", { conn }, "line", lines);
-  }
-
-  /** Writes the chunk's answers. */
-  async #finishChunk(): Promise<void> {
-    // Read on only once the client has taken every answer.
-    const out = this.#out;
-    if (out.length > 0) {
-      this.#context.counters.bytesOut += out.length;
-      this.#state.bytesOut += out.length;
-      await this.#outbox.write(out.bytes());
-      out.reset();
-    }
   }
 
   /**
@@ -574,25 +619,22 @@ class Session {
    * Commits the changes whose answers are written, and turns those answers
    * into errors if they could not be stored.
    */
-  async #commit(): Promise<void> {
+  #commit(): Promise<void> | undefined {
     const committing = this.#appender.commit();
     if (committing === undefined) {
       this.#uncommitted.length = 0;
-      return;
+      return undefined;
     }
-    try {
-      await committing;
-    } catch (error) {
-      this.#out.failAt(
-        this.#uncommitted,
-        failureMessage(error),
-      );
+    return committing.then(() => {
+      this.#uncommitted.length = 0;
+    }, (error) => {
+      this.#out.failAt(this.#uncommitted, failureMessage(error));
       const counters = this.#context.counters;
       for (let i = 2; i < this.#uncommitted.length; i += 3) {
         counters.errors += this.#uncommitted[i];
       }
-    }
-    this.#uncommitted.length = 0;
+      this.#uncommitted.length = 0;
+    });
   }
 
   /**
