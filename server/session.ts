@@ -227,9 +227,14 @@ class Session {
       } else if (this.#uncommitted.length > 0 && request.command !== "ping") {
         // A client reads what it wrote: its changes take effect first.
         const committing = this.#commit();
-        waiting = committing === undefined
-          ? this.#answer(request, i)
-          : committing.then(() => this.#answer(request, i));
+        if (committing === undefined) {
+          waiting = this.#answer(request, i);
+        } else {
+          // The parser, shared by all sessions, reuses its `get` for the
+          // next line parsed, maybe another session's while this one waits.
+          const held = request.command === "get" ? { ...request } : request;
+          waiting = committing.then(() => this.#answer(held, i));
+        }
       } else {
         waiting = this.#answer(request, i);
       }

@@ -6,6 +6,7 @@ import {
 } from "node:assert/strict";
 import { formatValue } from "../protocol/format_value.ts";
 import { serve } from "../server.ts";
+import { openStorage } from "../storage/local.ts";
 import { Store } from "../store.ts";
 import {
   bytes,
@@ -268,6 +269,36 @@ Deno.test("serve() answers a client that pipelines many gets and reads them", as
   ]);
   equal(text, answerFor(samples).repeat(count));
   deepEqual(errors.map(String), []);
+});
+
+Deno.test("serve() answers a get that waits for its commit with its own series", async () => {
+  // With `--fsync always` a get after a put waits for the put's fsync, and
+  // meanwhile other sessions' gets are parsed by the same parser.
+  const dir = await Deno.makeTempDir({ prefix: "pulse-held-get-" });
+  try {
+    await using storage = await openStorage(dir, { fsync: "always" });
+    await using server = serve({ port: 0, storage });
+    await using writer = await RawConnection.connect(server.addr.port);
+    await using reader = await RawConnection.connect(server.addr.port);
+    await writer.send("put other 2 2\n");
+    equal(await writer.answers(1), "ok\n\n");
+    for (let i = 1; i <= 50; i++) {
+      const [, , mine, others] = await Promise.all([
+        writer.send(`put mine ${i} ${i}\nget mine\n`),
+        reader.send("get other\n"),
+        writer.answers(2),
+        reader.answers(1),
+      ]);
+      const samples = Array.from(
+        { length: i },
+        (_, t) => `mine ${t + 1}.0 ${t + 1}\n`,
+      );
+      equal(mine, `ok\n\nok\n${samples.join("")}\n`);
+      equal(others, "ok\nother 2.0 2\n\n");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("serve() answers an over-long line with one error and goes on", async (t) => {
