@@ -6,8 +6,8 @@
  * - put throughput through one front end and through two on the same
  *   database, against `--memory`: the load generator's put workload;
  * - get latency, one request at a time and with every connection busy;
- * - query latency over the host data set (bench/host_data.ts), measured
- *   one query at a time from this process;
+ * - query latency over the realistic host data set of the compression
+ *   section (bench/realistic.ts), one query at a time from this process;
  * - the bytes a sample of that data set takes on disk: ClickHouse's parts
  *   after `OPTIMIZE ... FINAL`, with its default LZ4 and with zstd, against
  *   the built-in store's snapshot after compaction.
@@ -16,7 +16,7 @@
  */
 
 import { CLICKHOUSE_MISSING, ClickHouseServer } from "./clickhouse_server.ts";
-import { HostData, type SampleSource } from "./host_data.ts";
+import { HostData } from "./realistic.ts";
 import { type LoadResult, runLoad } from "./load.ts";
 import { type Server, startServer } from "./process.ts";
 import { formatCount, formatMiB, formatMs, median, table } from "./report.ts";
@@ -209,7 +209,7 @@ async function measureGets(
 }
 
 /** The host data set's put lines, `count` rounds of it. */
-function* dataLines(source: SampleSource, rounds: number): Generator<string> {
+function* dataLines(source: HostData, rounds: number): Generator<string> {
   for (let round = 0; round < rounds; round++) {
     let lines = "";
     source.round((key, value, timestamp) => {
