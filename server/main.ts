@@ -102,7 +102,7 @@ Options:
 }: the least severe written (default info)
   --log-requests         log every request line too (the token of "auth" left
                          out); to a file it costs 15-20% of the put rate
-                         with one request in flight per connection, 55-60%
+                         with one request in flight per connection, 40-60%
                          with 64 pipelined (deno task bench --only throughput)
   --version              print the version
   -h, --help             show this help
