@@ -11,6 +11,15 @@
  */
 
 const LISTENING = /listening on [^\s]+:(\d+)/;
+/**
+ * The V8 flags of `deno task start`, read from deno.json: every server runs
+ * as Pulse is meant to be run, and the flags are written down in one place.
+ */
+const V8_FLAGS: string[] = JSON.parse(
+  Deno.readTextFileSync(new URL("../deno.json", import.meta.url)),
+).tasks.start.split(/\s+/).filter((arg: string) =>
+  arg.startsWith("--v8-flags=")
+);
 const STARTUP_TIMEOUT_MS = 30_000;
 const KEPT_STDERR_LINES = 20;
 
@@ -81,7 +90,7 @@ export async function startServer(
   script: string,
   args: string[],
 ): Promise<Server> {
-  const child = spawn(["run", "-A", script, ...args], "null");
+  const child = spawn(["run", ...V8_FLAGS, "-A", script, ...args], "null");
   const lines: string[] = [];
   const reader = child.stderr.pipeThrough(new TextDecoderStream())
     .getReader();
